@@ -1,0 +1,57 @@
+package org.imrouter.node.auth;
+
+import com.auth0.jwt.JWT;
+import com.auth0.jwt.JWTVerifier;
+import com.auth0.jwt.algorithms.Algorithm;
+import com.auth0.jwt.exceptions.JWTVerificationException;
+import com.auth0.jwt.interfaces.DecodedJWT;
+import java.nio.charset.StandardCharsets;
+import java.security.KeyFactory;
+import java.security.interfaces.RSAPublicKey;
+import java.security.spec.X509EncodedKeySpec;
+import java.util.Base64;
+import java.util.Optional;
+import org.imrouter.node.config.RouterSettings;
+import org.imrouter.node.stream.Ids;
+
+/**
+ * Verifies client JWTs: HS256 (the secret as raw UTF-8 bytes) or RS256 (an X.509 PEM public
+ * key), signature, {@code exp} required and enforced, {@code sub} a valid user id.
+ */
+public final class JwtVerifier {
+  private final JWTVerifier verifier;
+
+  public JwtVerifier(RouterSettings.Jwt settings) {
+    Algorithm algorithm =
+        switch (settings.algorithm()) {
+          case "HS256" -> Algorithm.HMAC256(settings.secret().getBytes(StandardCharsets.UTF_8));
+          case "RS256" -> Algorithm.RSA256(parsePublicKey(settings.publicKeyPem()), null);
+          default -> throw new IllegalArgumentException("router.jwt.algorithm must be HS256 or RS256");
+        };
+    this.verifier =
+        JWT.require(algorithm).withClaimPresence("exp").withClaimPresence("sub").acceptLeeway(settings.leeway().toSeconds()).build();
+  }
+
+  /** The user id of a valid token; empty for a missing, malformed, badly signed or expired one. */
+  public Optional<String> verify(String token) {
+    if (token == null || token.isEmpty()) {
+      return Optional.empty();
+    }
+    try {
+      DecodedJWT jwt = verifier.verify(token);
+      return Ids.isValid(jwt.getSubject()) ? Optional.of(jwt.getSubject()) : Optional.empty();
+    } catch (JWTVerificationException e) {
+      return Optional.empty();
+    }
+  }
+
+  static RSAPublicKey parsePublicKey(String pem) {
+    try {
+      String base64 = pem.replaceAll("-----(BEGIN|END) PUBLIC KEY-----", "").replaceAll("\\s", "");
+      byte[] der = Base64.getDecoder().decode(base64);
+      return (RSAPublicKey) KeyFactory.getInstance("RSA").generatePublic(new X509EncodedKeySpec(der));
+    } catch (Exception e) {
+      throw new IllegalArgumentException("router.jwt.public-key-pem is not an X.509 RSA public key", e);
+    }
+  }
+}

@@ -1,0 +1,75 @@
+package org.imrouter.node.bootstrap;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.management.javadsl.PekkoManagement;
+import org.imrouter.node.config.RouterSettings;
+import org.imrouter.persistence.embedded.EmbeddedCassandra;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Starts one router node: the embedded Cassandra when no contact points are configured, then the
+ * actor system, the node and Pekko Management. Any failure to start ends the JVM with a non-zero
+ * status instead of leaving a half-started node.
+ */
+public final class Main {
+  private static final Logger log = LoggerFactory.getLogger(Main.class);
+  private static final String SYSTEM_NAME = "im-router";
+
+  private Main() {}
+
+  public static void main(String[] args) {
+    try {
+      run();
+    } catch (Throwable t) {
+      log.error("router node failed to start", t);
+      System.exit(1);
+    }
+  }
+
+  private static void run() throws Exception {
+    Config config = ConfigFactory.load();
+    RouterSettings settings = RouterSettings.fromConfig(config);
+    if (settings.jwt().devSecret() && settings.jwt().algorithm().equals("HS256")) {
+      log.warn("*** ROUTER_JWT_SECRET is not set: using the DEVELOPMENT JWT secret. Anyone can mint tokens. ***");
+    }
+
+    EmbeddedCassandra embedded = null;
+    String contactPoints = settings.cassandra().contactPoints();
+    if (contactPoints.isEmpty()) {
+      RouterSettings.Cassandra c = settings.cassandra();
+      Path dataDir = Path.of(c.dataDir()).toAbsolutePath().resolve("cassandra");
+      log.info("no ROUTER_CASSANDRA_CONTACT_POINTS: starting the embedded Cassandra in {}", dataDir);
+      embedded =
+          EmbeddedCassandra.start(EmbeddedCassandra.Settings.forRun(dataDir, c.port(), c.storagePort()).withHeapMb(c.heapMb()));
+      embedded.awaitReady(c.startTimeout());
+      contactPoints = embedded.contactPoint();
+      log.info("embedded Cassandra ready at {}", contactPoints);
+    }
+    config = withContactPoints(config, contactPoints);
+
+    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), SYSTEM_NAME, config);
+    EmbeddedCassandra cassandra = embedded;
+    system.getWhenTerminated().thenRun(() -> {
+      if (cassandra != null) {
+        cassandra.close(); // after the journal's last write
+      }
+    });
+    RouterNode.start(system, settings);
+    PekkoManagement.get(system).start();
+  }
+
+  private static Config withContactPoints(Config config, String contactPoints) {
+    List<String> points = Arrays.stream(contactPoints.split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList();
+    return ConfigFactory.empty()
+        .withValue("datastax-java-driver.basic.contact-points", ConfigValueFactory.fromIterable(points))
+        .withFallback(config);
+  }
+}

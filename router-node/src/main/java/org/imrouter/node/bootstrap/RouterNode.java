@@ -1,0 +1,110 @@
+package org.imrouter.node.bootstrap;
+
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.CoordinatedShutdown;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.apache.pekko.cluster.typed.Join;
+import org.apache.pekko.http.javadsl.Http;
+import org.apache.pekko.http.javadsl.ServerBinding;
+import org.imrouter.node.auth.JwtVerifier;
+import org.imrouter.node.config.RouterSettings;
+import org.imrouter.node.delivery.Gateway;
+import org.imrouter.node.delivery.Session;
+import org.imrouter.node.group.GroupEntity;
+import org.imrouter.node.user.UserEntity;
+import org.imrouter.node.ws.WebSocketRoute;
+import org.imrouter.persistence.HistoryReader;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Everything a node runs on top of an actor system: cluster membership, the sharded entities,
+ * the node's gateway and the WebSocket server, with a drain in coordinated shutdown (clients are
+ * told to reconnect elsewhere before the shards are handed off).
+ */
+public final class RouterNode {
+  private static final Logger log = LoggerFactory.getLogger(RouterNode.class);
+  private static final Duration UNBIND_DEADLINE = Duration.ofSeconds(10);
+
+  private final CompletionStage<ServerBinding> binding;
+  private final WebSocketRoute route;
+
+  private RouterNode(CompletionStage<ServerBinding> binding, WebSocketRoute route) {
+    this.binding = binding;
+    this.route = route;
+  }
+
+  public static RouterNode start(ActorSystem<?> system, RouterSettings settings) {
+    Cluster cluster = Cluster.get(system);
+    if (system.settings().config().getStringList("pekko.cluster.seed-nodes").isEmpty()) {
+      cluster.manager().tell(Join.create(cluster.selfMember().address()));
+    }
+    ClusterSharding sharding = ClusterSharding.get(system);
+    UserEntity.init(sharding, settings);
+    GroupEntity.init(sharding, settings);
+    ActorRef<Gateway.Command> gateway =
+        system.systemActorOf(Gateway.create(sharding, settings.session().reregisterDelay()), "gateway", Props.empty());
+    HistoryReader history = new HistoryReader(system, settings.readJournal());
+    WebSocketRoute route =
+        new WebSocketRoute(system, new JwtVerifier(settings.jwt()), new Session.Deps(settings, sharding, gateway, history));
+
+    CompletionStage<ServerBinding> binding =
+        Http.get(system)
+            .newServerAt(settings.http().host(), settings.http().port())
+            .bind(route.route())
+            .thenApply(b -> b.addToCoordinatedShutdown(UNBIND_DEADLINE, system));
+    binding.whenComplete(
+        (b, failure) -> {
+          if (failure != null) {
+            log.error("WebSocket server could not bind {}:{}, stopping", settings.http().host(), settings.http().port(), failure);
+            system.terminate();
+          } else {
+            log.info("WebSocket server listening on ws://{}:{}/v1/ws", b.localAddress().getHostString(), b.localAddress().getPort());
+          }
+        });
+
+    CoordinatedShutdown.get(system)
+        .addTask(
+            CoordinatedShutdown.PhaseServiceRequestsDone(),
+            "drain-websockets",
+            () -> drain(route, settings.session().drainTimeout(), system));
+    return new RouterNode(binding, route);
+  }
+
+  /** Tells every connected client to reconnect elsewhere and waits until they are gone. */
+  private static CompletionStage<Done> drain(WebSocketRoute route, Duration timeout, ActorSystem<?> system) {
+    log.info("draining {} WebSocket sessions", route.liveSessions().size());
+    route.liveSessions().forEach(s -> s.tell(Session.Drain.INSTANCE));
+    CompletableFuture<Done> done = new CompletableFuture<>();
+    long deadline = System.nanoTime() + timeout.toNanos();
+    Duration poll = Duration.ofMillis(DRAIN_POLL_MILLIS);
+    Runnable[] check = new Runnable[1];
+    check[0] =
+        () -> {
+          if (route.liveSessions().isEmpty() || System.nanoTime() > deadline) {
+            done.complete(Done.getInstance());
+          } else {
+            system.scheduler().scheduleOnce(poll, check[0], system.executionContext());
+          }
+        };
+    check[0].run();
+    return done;
+  }
+
+  private static final long DRAIN_POLL_MILLIS = 50;
+
+  public CompletionStage<ServerBinding> binding() {
+    return binding;
+  }
+
+  public WebSocketRoute route() {
+    return route;
+  }
+}

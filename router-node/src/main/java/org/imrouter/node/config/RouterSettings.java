@@ -1,0 +1,103 @@
+package org.imrouter.node.config;
+
+import com.typesafe.config.Config;
+import java.time.Duration;
+
+/**
+ * Every {@code router.*} setting, read once at start so that a typo fails the start instead of
+ * a request. Defaults and meaning of each key are in the top-level application.conf.
+ */
+public record RouterSettings(
+    Http http,
+    Jwt jwt,
+    Limits limits,
+    EntitySettings entity,
+    Session session,
+    String readJournal,
+    Cassandra cassandra) {
+
+  public record Http(String host, int port) {}
+
+  /** algorithm is HS256 (secret) or RS256 (publicKeyPem). */
+  public record Jwt(String algorithm, String secret, String publicKeyPem, Duration leeway, boolean devSecret) {}
+
+  public record Limits(
+      int maxFrameBytes,
+      int maxTextBytes,
+      int maxPayloadBytes,
+      int sendsPerSecond,
+      int sendBurst,
+      int connectionsPerUser,
+      int groupSize,
+      int syncMaxLimit,
+      int outboundBuffer) {}
+
+  public record EntitySettings(
+      int recentItems,
+      int dedupEntries,
+      Duration dedupWindow,
+      int snapshotEvery,
+      int keepSnapshots,
+      Duration transferRetry,
+      Duration passivateIdle,
+      int maxBatch) {}
+
+  public record Session(Duration askTimeout, Duration reregisterDelay, Duration drainTimeout) {}
+
+  /** contactPoints empty: start the embedded server with the embedded settings. */
+  public record Cassandra(
+      String contactPoints, String dataDir, int port, int storagePort, int heapMb, Duration startTimeout) {}
+
+  public static RouterSettings fromConfig(Config root) {
+    Config c = root.getConfig("router");
+    Config jwt = c.getConfig("jwt");
+    Config limits = c.getConfig("limits");
+    Config entity = c.getConfig("entity");
+    Config session = c.getConfig("session");
+    return new RouterSettings(
+        new Http(c.getString("http.host"), c.getInt("http.port")),
+        new Jwt(
+            jwt.getString("algorithm"),
+            jwt.getString("secret"),
+            jwt.getString("public-key-pem"),
+            jwt.getDuration("leeway"),
+            jwt.getString("secret").equals(jwt.getString("dev-secret"))),
+        new Limits(
+            bytes(limits, "max-frame-bytes"),
+            bytes(limits, "max-text-bytes"),
+            bytes(limits, "max-payload-bytes"),
+            limits.getInt("sends-per-second"),
+            limits.getInt("send-burst"),
+            limits.getInt("connections-per-user"),
+            limits.getInt("group-size"),
+            limits.getInt("sync-max-limit"),
+            limits.getInt("outbound-buffer")),
+        new EntitySettings(
+            entity.getInt("recent-items"),
+            entity.getInt("dedup-entries"),
+            entity.getDuration("dedup-window"),
+            entity.getInt("snapshot-every"),
+            entity.getInt("keep-snapshots"),
+            entity.getDuration("transfer-retry"),
+            entity.getDuration("passivate-idle"),
+            entity.getInt("max-batch")),
+        new Session(
+            session.getDuration("ask-timeout"),
+            session.getDuration("reregister-delay"),
+            session.getDuration("drain-timeout")),
+        c.getString("history.read-journal"),
+        new Cassandra(
+            c.getString("cassandra.contact-points").trim(),
+            c.getString("cassandra.embedded.data-dir"),
+            c.getInt("cassandra.embedded.port"),
+            c.getInt("cassandra.embedded.storage-port"),
+            Math.toIntExact(c.getBytes("cassandra.embedded.heap") / BYTES_PER_MIB),
+            c.getDuration("cassandra.embedded.start-timeout")));
+  }
+
+  private static final long BYTES_PER_MIB = 1024 * 1024;
+
+  private static int bytes(Config c, String key) {
+    return Math.toIntExact(c.getBytes(key));
+  }
+}

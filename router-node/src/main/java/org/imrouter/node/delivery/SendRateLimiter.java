@@ -1,0 +1,36 @@
+package org.imrouter.node.delivery;
+
+import java.util.function.LongSupplier;
+
+/**
+ * Token bucket for sends on one connection: {@code perSecond} tokens a second, up to
+ * {@code burst} saved. Not thread-safe: one session actor owns it.
+ */
+final class SendRateLimiter {
+  private static final double NANOS_PER_SECOND = 1_000_000_000.0;
+
+  private final double perNano;
+  private final double burst;
+  private final LongSupplier nanoClock;
+  private double tokens;
+  private long last;
+
+  SendRateLimiter(int perSecond, int burst, LongSupplier nanoClock) {
+    this.perNano = perSecond / NANOS_PER_SECOND;
+    this.burst = burst;
+    this.nanoClock = nanoClock;
+    this.tokens = burst;
+    this.last = nanoClock.getAsLong();
+  }
+
+  boolean tryAcquire() {
+    long now = nanoClock.getAsLong();
+    tokens = Math.min(burst, tokens + (now - last) * perNano);
+    last = now;
+    if (tokens >= 1) {
+      tokens -= 1;
+      return true;
+    }
+    return false;
+  }
+}

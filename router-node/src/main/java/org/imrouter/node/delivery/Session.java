@@ -1,0 +1,513 @@
+package org.imrouter.node.delivery;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.persistence.query.EventEnvelope;
+import org.imrouter.node.config.RouterSettings;
+import org.imrouter.node.group.GroupEntity;
+import org.imrouter.node.stream.ErrorCode;
+import org.imrouter.node.stream.Ids;
+import org.imrouter.node.stream.Push;
+import org.imrouter.node.stream.Reply;
+import org.imrouter.node.stream.StreamItem;
+import org.imrouter.node.user.UserEntity;
+import org.imrouter.persistence.HistoryReader;
+import org.imrouter.protocol.persist.GroupEvent;
+import org.imrouter.protocol.persist.InboxEvent;
+import org.imrouter.protocol.v1.Accepted;
+import org.imrouter.protocol.v1.ClientFrame;
+import org.imrouter.protocol.v1.Error;
+import org.imrouter.protocol.v1.History;
+import org.imrouter.protocol.v1.Pong;
+import org.imrouter.protocol.v1.Result;
+import org.imrouter.protocol.v1.ServerFrame;
+import org.imrouter.protocol.v1.StreamInfo;
+import org.imrouter.protocol.v1.TypingNotice;
+import org.imrouter.protocol.v1.Welcome;
+
+/**
+ * One per connected device: the edge where client frames become entity commands and entity
+ * replies and pushes become server frames. Registers with the user's entity (inbox pushes) and
+ * the node's {@link Gateway} (group pushes), and registers again by itself when the user's
+ * entity moves or restarts. Holds no stream data: everything it sends is durable elsewhere.
+ */
+public final class Session extends AbstractBehavior<Session.Command> {
+
+  public interface Command {}
+
+  /** The connection's reader is ready; answer {@link Ack} to get the first message. */
+  public record StreamStarted(ActorRef<Ack> ackTo) implements Command {}
+
+  /** One decoded client message; answer {@link Ack} to get the next (backpressure). */
+  public record Incoming(ActorRef<Ack> ackTo, Command command) implements Command {}
+
+  public enum Ack {
+    INSTANCE
+  }
+
+  /** A parsed client frame; {@code binary} is the encoding it came in, and the one to answer in. */
+  public record FromClient(ClientFrame frame, boolean binary) implements Command {}
+
+  /** A client message that could not be parsed. */
+  public record Unparseable(String reason, boolean binary) implements Command {}
+
+  /** A client message over the frame size limit: the connection is closed (1009). */
+  public enum Oversized implements Command {
+    INSTANCE
+  }
+
+  /** The connection is gone. */
+  public enum ClientGone implements Command {
+    INSTANCE
+  }
+
+  /** The node is draining: tell the client to reconnect elsewhere. */
+  public enum Drain implements Command {
+    INSTANCE
+  }
+
+  private record Pushed(Push push) implements Command {}
+
+  private record ConnectAnswer(UserEntity.ConnectResult result, Throwable failure) implements Command {}
+
+  private record WelcomeReady(UserEntity.Connected connected, List<GroupEntity.Info> groups, Throwable failure)
+      implements Command {}
+
+  private record Answered(Kind kind, String ref, Reply reply, Throwable failure) implements Command {}
+
+  private record JournalPage(String stream, List<EventEnvelope> events, boolean hasMore, Throwable failure)
+      implements Command {}
+
+  private record UserEntityGone() implements Command {}
+
+  private enum Reconnect implements Command {
+    INSTANCE
+  }
+
+  private enum Kind {
+    SEND,
+    SYNC,
+    READ,
+    GROUP_OP
+  }
+
+  /** What the session writes to the connection. */
+  public sealed interface Out {}
+
+  public record OutFrame(ServerFrame frame, boolean binary) implements Out {}
+
+  /** Close the connection with this WebSocket close code. */
+  public record OutClose(int code, String reason) implements Out {}
+
+  /** Close codes this server uses (RFC 6455 and the 4000–4999 application range). */
+  public static final class CloseCodes {
+    public static final int GOING_AWAY = 1001;
+    public static final int POLICY_VIOLATION = 1008;
+    public static final int TOO_BIG = 1009;
+    /** The client did not read fast enough; reconnect and sync (nothing is lost). */
+    public static final int SLOW_CONSUMER = 4008;
+    /** Too many connections for this user. */
+    public static final int TOO_MANY_CONNECTIONS = 4029;
+
+    private CloseCodes() {}
+  }
+
+  /** Everything a session needs from its node. */
+  public record Deps(
+      RouterSettings settings, ClusterSharding sharding, ActorRef<Gateway.Command> gateway, HistoryReader history) {}
+
+  public static Behavior<Command> create(String userId, String sessionId, ActorRef<Out> out, Deps deps, boolean binary) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new Session(ctx, timers, userId, sessionId, out, deps, binary)));
+  }
+
+  private final TimerScheduler<Command> timers;
+  private final String userId;
+  private final String sessionId;
+  private final ActorRef<Out> out;
+  private final Deps deps;
+  private final RouterSettings.Limits limits;
+  private final Duration askTimeout;
+  private final ActorRef<Push> pushRef;
+  private final SendRateLimiter rateLimiter;
+  private final List<Push> beforeWelcome = new ArrayList<>();
+  private boolean welcomed;
+  private boolean binary;
+  private boolean closed;
+
+  private Session(
+      ActorContext<Command> ctx,
+      TimerScheduler<Command> timers,
+      String userId,
+      String sessionId,
+      ActorRef<Out> out,
+      Deps deps,
+      boolean binary) {
+    super(ctx);
+    this.timers = timers;
+    this.userId = userId;
+    this.sessionId = sessionId;
+    this.out = out;
+    this.deps = deps;
+    this.binary = binary;
+    this.limits = deps.settings().limits();
+    this.askTimeout = deps.settings().session().askTimeout();
+    this.pushRef = ctx.messageAdapter(Push.class, Pushed::new);
+    this.rateLimiter = new SendRateLimiter(limits.sendsPerSecond(), limits.sendBurst(), System::nanoTime);
+    connect();
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder()
+        .onMessage(StreamStarted.class, s -> {
+          s.ackTo().tell(Ack.INSTANCE);
+          return this;
+        })
+        .onMessage(Incoming.class, in -> {
+          // handled next in mailbox order; the ack lets the reader decode one more message
+          getContext().getSelf().tell(in.command());
+          in.ackTo().tell(Ack.INSTANCE);
+          return this;
+        })
+        .onMessage(FromClient.class, this::onFrame)
+        .onMessage(Unparseable.class, u -> {
+          binary = u.binary();
+          error("", ErrorCode.BAD_FRAME, u.reason());
+          return this;
+        })
+        .onMessageEquals(Oversized.INSTANCE, () -> close(CloseCodes.TOO_BIG, "message too big"))
+        .onMessageEquals(Drain.INSTANCE, () -> close(CloseCodes.GOING_AWAY, "node shutting down, reconnect"))
+        .onMessageEquals(ClientGone.INSTANCE, Behaviors::stopped)
+        .onMessage(Pushed.class, p -> onPush(p.push()))
+        .onMessage(ConnectAnswer.class, this::onConnectAnswer)
+        .onMessage(WelcomeReady.class, this::onWelcomeReady)
+        .onMessage(Answered.class, this::onAnswered)
+        .onMessage(JournalPage.class, this::onJournalPage)
+        .onMessage(UserEntityGone.class, g -> {
+          timers.startSingleTimer(Reconnect.INSTANCE, deps.settings().session().reregisterDelay());
+          return this;
+        })
+        .onMessageEquals(Reconnect.INSTANCE, () -> {
+          connect();
+          return this;
+        })
+        .build();
+  }
+
+  // ------------------------------------------------------------------ registration
+
+  private void connect() {
+    getContext()
+        .ask(
+            UserEntity.ConnectResult.class,
+            deps.sharding().entityRefFor(UserEntity.ENTITY_TYPE_KEY, userId),
+            askTimeout,
+            replyTo -> new UserEntity.Connect(pushRef, replyTo),
+            ConnectAnswer::new);
+  }
+
+  private Behavior<Command> onConnectAnswer(ConnectAnswer answer) {
+    if (answer.failure() != null) {
+      if (!welcomed) {
+        return close(CloseCodes.GOING_AWAY, "storage unavailable, retry later");
+      }
+      timers.startSingleTimer(Reconnect.INSTANCE, deps.settings().session().reregisterDelay());
+      return this;
+    }
+    if (answer.result() instanceof UserEntity.Refused refused) {
+      error("", refused.code(), refused.message());
+      return close(CloseCodes.TOO_MANY_CONNECTIONS, refused.message());
+    }
+    UserEntity.Connected connected = (UserEntity.Connected) answer.result();
+    getContext().watchWith(connected.entity(), new UserEntityGone());
+    if (welcomed) {
+      return this; // a re-registration after the entity moved: the client keeps its state
+    }
+    List<CompletableFuture<GroupEntity.Info>> infos = new ArrayList<>();
+    for (String groupId : connected.groups()) {
+      CompletionStage<GroupEntity.Info> info =
+          AskPattern.ask(
+              deps.sharding().entityRefFor(GroupEntity.ENTITY_TYPE_KEY, groupId),
+              replyTo -> new GroupEntity.GetInfo(userId, replyTo),
+              askTimeout,
+              getContext().getSystem().scheduler());
+      infos.add(info.toCompletableFuture());
+    }
+    CompletableFuture<Void> all = CompletableFuture.allOf(infos.toArray(CompletableFuture[]::new));
+    getContext()
+        .pipeToSelf(
+            all,
+            (ok, failure) ->
+                new WelcomeReady(connected, infos.stream().map(f -> f.getNow(null)).toList(), failure));
+    return this;
+  }
+
+  private Behavior<Command> onWelcomeReady(WelcomeReady ready) {
+    if (ready.failure() != null) {
+      return close(CloseCodes.GOING_AWAY, "storage unavailable, retry later");
+    }
+    UserEntity.Connected c = ready.connected();
+    Map<String, Long> cursors = c.cursors();
+    Welcome.Builder welcome =
+        Welcome.newBuilder()
+            .setUserId(userId)
+            .setSessionId(sessionId)
+            .addStreams(
+                StreamInfo.newBuilder()
+                    .setStream(Ids.INBOX)
+                    .setLastSeq(c.lastSeq())
+                    .setReadSeq(cursors.getOrDefault(Ids.INBOX, 0L)));
+    List<String> memberOf = new ArrayList<>();
+    for (GroupEntity.Info info : ready.groups()) {
+      if (info.role() != null) {
+        String stream = Ids.groupStream(info.groupId());
+        memberOf.add(info.groupId());
+        welcome.addStreams(
+            StreamInfo.newBuilder().setStream(stream).setLastSeq(info.lastSeq()).setReadSeq(cursors.getOrDefault(stream, 0L)));
+      }
+    }
+    send(ServerFrame.newBuilder().setWelcome(welcome).build());
+    welcomed = true;
+    deps.gateway().tell(new Gateway.Online(userId, pushRef, memberOf));
+    beforeWelcome.forEach(this::deliver);
+    beforeWelcome.clear();
+    return this;
+  }
+
+  // ------------------------------------------------------------------ client frames
+
+  private Behavior<Command> onFrame(FromClient in) {
+    binary = in.binary();
+    ClientFrame f = in.frame();
+    switch (f.getFrameCase()) {
+      case SEND -> onSend(f.getSend());
+      case SYNC -> onSync(f.getSync());
+      case READ -> onRead(f.getRead());
+      case CREATE_GROUP -> {
+        var c = f.getCreateGroup();
+        groupOp(c.getRequestId(), c.getGroupId(), replyTo -> new GroupEntity.Create(userId, c.getTitle(), c.getMembersList(), replyTo));
+      }
+      case ADD_MEMBERS -> {
+        var c = f.getAddMembers();
+        groupOp(c.getRequestId(), c.getGroupId(), replyTo -> new GroupEntity.AddMembers(userId, c.getMembersList(), replyTo));
+      }
+      case REMOVE_MEMBERS -> {
+        var c = f.getRemoveMembers();
+        groupOp(c.getRequestId(), c.getGroupId(), replyTo -> new GroupEntity.RemoveMembers(userId, c.getMembersList(), replyTo));
+      }
+      case LEAVE_GROUP -> {
+        var c = f.getLeaveGroup();
+        groupOp(c.getRequestId(), c.getGroupId(), replyTo -> new GroupEntity.Leave(userId, replyTo));
+      }
+      case TYPING -> onTyping(f.getTyping().getTo());
+      case PING -> send(ServerFrame.newBuilder().setPong(Pong.newBuilder().setNonce(f.getPing().getNonce())).build());
+      default -> error("", ErrorCode.BAD_FRAME, "empty or unknown frame");
+    }
+    return this;
+  }
+
+  private void onSend(org.imrouter.protocol.v1.Send send) {
+    String ref = send.getClientMsgId();
+    if (ref.isEmpty() || ref.length() > MAX_REF_LENGTH) {
+      error(ref, ErrorCode.BAD_FRAME, "clientMsgId is required (at most " + MAX_REF_LENGTH + " characters)");
+      return;
+    }
+    if (send.getText().isEmpty() && send.getPayload().isEmpty()) {
+      error(ref, ErrorCode.BAD_FRAME, "a message needs text or payload");
+      return;
+    }
+    if (utf8Length(send.getText()) > limits.maxTextBytes() || send.getPayload().size() > limits.maxPayloadBytes()) {
+      error(ref, ErrorCode.TOO_LARGE, "text above " + limits.maxTextBytes() + " bytes or payload above " + limits.maxPayloadBytes());
+      return;
+    }
+    if (!rateLimiter.tryAcquire()) {
+      error(ref, ErrorCode.RATE_LIMITED, "more than " + limits.sendsPerSecond() + " sends per second");
+      return;
+    }
+    var target = Ids.parseTarget(send.getTo());
+    if (target.isEmpty()) {
+      error(ref, ErrorCode.BAD_FRAME, "'to' must be user:<id> or group:<id>");
+      return;
+    }
+    byte[] payload = send.getPayload().toByteArray();
+    String contentType = send.getContentType().isEmpty() ? DEFAULT_CONTENT_TYPE : send.getContentType();
+    if (target.get().kind() == Ids.Address.Kind.USER) {
+      ask(Kind.SEND, ref, deps.sharding().entityRefFor(UserEntity.ENTITY_TYPE_KEY, userId),
+          replyTo -> new UserEntity.SendDirect(ref, send.getTo(), contentType, send.getText(), payload, replyTo));
+    } else {
+      ask(Kind.SEND, ref, deps.sharding().entityRefFor(GroupEntity.ENTITY_TYPE_KEY, target.get().id()),
+          replyTo -> new GroupEntity.Post(userId, ref, contentType, send.getText(), payload, replyTo));
+    }
+  }
+
+  private void onSync(org.imrouter.protocol.v1.Sync sync) {
+    String ref = sync.getStream();
+    var stream = Ids.parseStream(sync.getStream());
+    if (stream.isEmpty() || sync.getAfterSeq() < 0 || sync.getLimit() < 0) {
+      error(ref, ErrorCode.BAD_FRAME, "sync needs stream \"inbox\" or \"group:<id>\" and non-negative afterSeq and limit");
+      return;
+    }
+    int limit = sync.getLimit() == 0 ? limits.syncMaxLimit() : Math.min(sync.getLimit(), limits.syncMaxLimit());
+    if (stream.get().kind() == Ids.Address.Kind.INBOX) {
+      ask(Kind.SYNC, ref, deps.sharding().entityRefFor(UserEntity.ENTITY_TYPE_KEY, userId),
+          replyTo -> new UserEntity.Sync(sync.getAfterSeq(), limit, replyTo));
+    } else {
+      ask(Kind.SYNC, ref, deps.sharding().entityRefFor(GroupEntity.ENTITY_TYPE_KEY, stream.get().id()),
+          replyTo -> new GroupEntity.Sync(userId, sync.getAfterSeq(), limit, replyTo));
+    }
+  }
+
+  private void onRead(org.imrouter.protocol.v1.Read read) {
+    ask(Kind.READ, read.getStream(), deps.sharding().entityRefFor(UserEntity.ENTITY_TYPE_KEY, userId),
+        replyTo -> new UserEntity.MarkRead(read.getStream(), read.getSeq(), replyTo));
+  }
+
+  private void groupOp(String requestId, String groupId, java.util.function.Function<ActorRef<Reply>, GroupEntity.Command> command) {
+    if (requestId.isEmpty() || requestId.length() > MAX_REF_LENGTH) {
+      error(requestId, ErrorCode.BAD_FRAME, "requestId is required (at most " + MAX_REF_LENGTH + " characters)");
+      return;
+    }
+    if (!Ids.isValid(groupId)) {
+      error(requestId, ErrorCode.BAD_FRAME, "groupId must be 1-64 characters of [A-Za-z0-9._@-]");
+      return;
+    }
+    ask(Kind.GROUP_OP, requestId, deps.sharding().entityRefFor(GroupEntity.ENTITY_TYPE_KEY, groupId), command::apply);
+  }
+
+  private void onTyping(String to) {
+    var target = Ids.parseTarget(to);
+    if (target.isEmpty()) {
+      error("", ErrorCode.BAD_FRAME, "'to' must be user:<id> or group:<id>");
+      return;
+    }
+    if (target.get().kind() == Ids.Address.Kind.USER) {
+      deps.sharding().entityRefFor(UserEntity.ENTITY_TYPE_KEY, target.get().id()).tell(new UserEntity.TypingFrom(userId));
+    } else {
+      deps.sharding().entityRefFor(GroupEntity.ENTITY_TYPE_KEY, target.get().id()).tell(new GroupEntity.TypingFrom(userId));
+    }
+  }
+
+  private <T> void ask(
+      Kind kind,
+      String ref,
+      org.apache.pekko.actor.typed.RecipientRef<T> target,
+      java.util.function.Function<ActorRef<Reply>, T> command) {
+    getContext()
+        .ask(Reply.class, target, askTimeout, command::apply, (reply, failure) -> new Answered(kind, ref, reply, failure));
+  }
+
+  private Behavior<Command> onAnswered(Answered a) {
+    if (a.failure() != null) {
+      // no answer in time: storage is down or slow; a retry with the same id is safe
+      error(a.ref(), ErrorCode.UNAVAILABLE, "no answer in time, retry later");
+      return this;
+    }
+    Reply reply = a.reply();
+    if (reply instanceof Reply.Rejection r) {
+      error(a.ref(), r.code(), r.message());
+    } else if (reply instanceof Reply.Accepted acc) {
+      send(ServerFrame.newBuilder()
+          .setAccepted(Accepted.newBuilder()
+              .setClientMsgId(acc.clientMsgId()).setStream(acc.stream()).setSeq(acc.seq()).setMsgId(acc.msgId()).setTs(acc.ts()))
+          .build());
+    } else if (reply instanceof Reply.HistoryPage page) {
+      History.Builder h = History.newBuilder().setStream(page.stream()).setHasMore(page.hasMore());
+      page.items().forEach(i -> h.addItems(ItemFrames.toClient(i)));
+      send(ServerFrame.newBuilder().setHistory(h).build());
+    } else if (reply instanceof Reply.HistoryInJournal j) {
+      getContext().pipeToSelf(
+          deps.history().read(j.persistenceId(), j.fromSeq(), j.toSeq()),
+          (events, failure) -> new JournalPage(j.stream(), events, j.hasMore(), failure));
+    } else if (reply instanceof Reply.Done && a.kind() == Kind.GROUP_OP) {
+      send(ServerFrame.newBuilder().setResult(Result.newBuilder().setRequestId(a.ref()).setOk(true)).build());
+    }
+    return this;
+  }
+
+  private Behavior<Command> onJournalPage(JournalPage page) {
+    if (page.failure() != null) {
+      error(page.stream(), ErrorCode.UNAVAILABLE, "history could not be read, retry later");
+      return this;
+    }
+    History.Builder h = History.newBuilder().setStream(page.stream()).setHasMore(page.hasMore());
+    for (EventEnvelope e : page.events()) {
+      if (e.event() instanceof InboxEvent ie) {
+        h.addItems(ItemFrames.inbox(userId, e.sequenceNr(), ie));
+      } else if (e.event() instanceof GroupEvent ge) {
+        h.addItems(ItemFrames.group(page.stream().substring(Ids.GROUP_PREFIX.length()), e.sequenceNr(), ge));
+      }
+    }
+    send(ServerFrame.newBuilder().setHistory(h).build());
+    return this;
+  }
+
+  // ------------------------------------------------------------------ pushes
+
+  private Behavior<Command> onPush(Push push) {
+    if (!welcomed) {
+      beforeWelcome.add(push);
+    } else {
+      deliver(push);
+    }
+    return this;
+  }
+
+  private void deliver(Push push) {
+    if (push instanceof Push.Typing t) {
+      send(ServerFrame.newBuilder().setTyping(TypingNotice.newBuilder().setFrom(t.from()).setConversation(t.conversation())).build());
+      return;
+    }
+    StreamItem item = (StreamItem) push;
+    if (item instanceof StreamItem.Inbox inbox && inbox.event().hasMembership() && inbox.event().getMembership().getMember()) {
+      deps.gateway().tell(new Gateway.Joined(userId, inbox.event().getMembership().getGroupId()));
+    }
+    var clientItem = ItemFrames.toClient(item);
+    ServerFrame.Builder frame = ServerFrame.newBuilder();
+    if (clientItem.hasMessage()) {
+      frame.setMessage(clientItem.getMessage());
+    } else {
+      frame.setSystem(clientItem.getSystem());
+    }
+    send(frame.build());
+  }
+
+  // ------------------------------------------------------------------ output
+
+  private void send(ServerFrame frame) {
+    if (!closed) {
+      out.tell(new OutFrame(frame, binary));
+    }
+  }
+
+  private void error(String ref, ErrorCode code, String message) {
+    send(ServerFrame.newBuilder().setError(Error.newBuilder().setRef(ref).setCode(code.name()).setMessage(message)).build());
+  }
+
+  private Behavior<Command> close(int code, String reason) {
+    if (!closed) {
+      out.tell(new OutClose(code, reason));
+      closed = true;
+    }
+    return this;
+  }
+
+  private static int utf8Length(String s) {
+    return s.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+  }
+
+  private static final int MAX_REF_LENGTH = 128;
+  private static final String DEFAULT_CONTENT_TYPE = "text/plain";
+}

@@ -1,0 +1,657 @@
+package org.imrouter.node.group;
+
+import com.google.protobuf.ByteString;
+import io.vavr.collection.LinkedHashMap;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
+import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
+import org.apache.pekko.persistence.typed.PersistenceId;
+import org.apache.pekko.persistence.typed.RecoveryCompleted;
+import org.apache.pekko.persistence.typed.SnapshotAdapter;
+import org.apache.pekko.persistence.typed.javadsl.CommandHandler;
+import org.apache.pekko.persistence.typed.javadsl.Effect;
+import org.apache.pekko.persistence.typed.javadsl.EventHandler;
+import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehavior;
+import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
+import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
+import org.imrouter.node.config.RouterSettings;
+import org.imrouter.node.stream.AckTracker;
+import org.imrouter.node.stream.Batch;
+import org.imrouter.node.stream.DedupWindow;
+import org.imrouter.node.stream.ErrorCode;
+import org.imrouter.node.stream.Ids;
+import org.imrouter.node.stream.Outbox;
+import org.imrouter.node.stream.RecentItems;
+import org.imrouter.node.stream.Reply;
+import org.imrouter.node.stream.StreamItem;
+import org.imrouter.node.stream.TransferAck;
+import org.imrouter.node.user.UserEntity;
+import org.imrouter.protocol.persist.GroupCreated;
+import org.imrouter.protocol.persist.GroupEvent;
+import org.imrouter.protocol.persist.MembersChanged;
+import org.imrouter.protocol.persist.Posted;
+import org.imrouter.protocol.persist.Role;
+
+/**
+ * A group: owns the group stream, its members and their roles.
+ *
+ * <p>Commands become events like this. {@link Create} persists {@code created}; {@link
+ * AddMembers}, {@link RemoveMembers} and {@link Leave} persist the membership change (only
+ * owners and admins change membership, and only members post or read); {@link Post} persists
+ * {@code posted}. Every event is one item of the group stream; its persistence sequence number is
+ * the item's seq. Each membership change is also transferred, at least once and deduplicated, to
+ * the inbox of every user it concerns ({@link UserEntity.MembershipNotice}).
+ *
+ * <p>Fan-out is per node: every node's gateway that has online members watches the group
+ * ({@link Watch}) and gets one {@link FeedItem} per item; the gateway delivers to its local
+ * sessions. Writes are batched as in {@link UserEntity}.
+ */
+public final class GroupEntity {
+
+  public static final EntityTypeKey<Command> ENTITY_TYPE_KEY = EntityTypeKey.create(Command.class, "Group");
+
+  // ------------------------------------------------------------------ commands
+
+  public interface Command {}
+
+  /** Replies {@link Reply.Done}, or ALREADY_EXISTS, TOO_LARGE, BAD_FRAME. */
+  public record Create(String actor, String title, List<String> members, ActorRef<Reply> replyTo) implements Command {}
+
+  /** Replies {@link Reply.Done}, or NOT_FOUND, NOT_A_MEMBER, FORBIDDEN, TOO_LARGE, BAD_FRAME. */
+  public record AddMembers(String actor, List<String> members, ActorRef<Reply> replyTo) implements Command {}
+
+  /** Replies {@link Reply.Done}, or NOT_FOUND, NOT_A_MEMBER, FORBIDDEN. */
+  public record RemoveMembers(String actor, List<String> members, ActorRef<Reply> replyTo) implements Command {}
+
+  /** Replies {@link Reply.Done}, or NOT_FOUND, NOT_A_MEMBER, FORBIDDEN (an owner with members). */
+  public record Leave(String actor, ActorRef<Reply> replyTo) implements Command {}
+
+  /** A message from member {@code from}: {@link Reply.Accepted} once durable, or a rejection. */
+  public record Post(
+      String from, String clientMsgId, String contentType, String text, byte[] payload, ActorRef<Reply> replyTo)
+      implements Command {}
+
+  /** Items after {@code afterSeq} for member {@code user}. */
+  public record Sync(String user, long afterSeq, int limit, ActorRef<Reply> replyTo) implements Command {}
+
+  /** The stream position and the role of {@code user} (null when not a member). */
+  public record GetInfo(String user, ActorRef<Info> replyTo) implements Command {}
+
+  /** Ephemeral: member {@code from} is typing; fanned out to watching gateways, never stored. */
+  public record TypingFrom(String from) implements Command {}
+
+  /** A node's gateway wants the items of this group for its online users {@code users}. */
+  public record Watch(ActorRef<Feed> gateway, Set<String> users) implements Command {}
+
+  public record Unwatch(ActorRef<Feed> gateway) implements Command {}
+
+  public record NoticeAcked(TransferAck ack) implements Command {}
+
+  private record GatewayGone(ActorRef<Feed> gateway) implements Command {}
+
+  public enum Stop implements Command {
+    INSTANCE
+  }
+
+  private enum Flush implements Command {
+    INSTANCE
+  }
+
+  private enum Tick implements Command {
+    INSTANCE
+  }
+
+  // ------------------------------------------------------------------ replies and feed
+
+  public record Info(String groupId, boolean exists, long lastSeq, Role role) {}
+
+  /** What a watching gateway receives. */
+  public sealed interface Feed {}
+
+  /** Answer to {@link Watch}: which of the asked users are members, as of {@code lastSeq}. */
+  public record Watching(String groupId, ActorRef<Command> group, long lastSeq, Set<String> members)
+      implements Feed {}
+
+  /** A new item of the group stream. */
+  public record FeedItem(StreamItem.Group item) implements Feed {}
+
+  /** Member {@code from} is typing in the group. */
+  public record FeedTyping(String groupId, String from) implements Feed {}
+
+  // ------------------------------------------------------------------ state
+
+  /** A membership change on its way to a user's inbox. */
+  public record Notice(boolean member, String actor) {}
+
+  /**
+   * The group as of the last event: immutable; every method returns a new state.
+   *
+   * @param members user → role, in the order they joined
+   */
+  public record State(
+      String groupId,
+      boolean created,
+      String title,
+      long lastSeq,
+      LinkedHashMap<String, Role> members,
+      RecentItems recent,
+      DedupWindow dedup,
+      Outbox<Notice> outbox) {
+
+    public static State empty(String groupId, RouterSettings.EntitySettings settings) {
+      return new State(
+          groupId,
+          false,
+          "",
+          0,
+          LinkedHashMap.empty(),
+          RecentItems.empty(settings.recentItems()),
+          DedupWindow.empty(settings.dedupEntries(), settings.dedupWindow().toMillis()),
+          Outbox.empty());
+    }
+
+    public Role roleOf(String user) {
+      return members.get(user).getOrNull();
+    }
+
+    public boolean isMember(String user) {
+      return members.containsKey(user);
+    }
+
+    /** The state after {@code event}, which becomes item {@code lastSeq + 1}. */
+    public State apply(GroupEvent event) {
+      long seq = lastSeq + 1;
+      RecentItems nextRecent = recent.add(new StreamItem.Group(groupId, seq, event));
+      switch (event.getEventCase()) {
+        case CREATED -> {
+          GroupCreated c = event.getCreated();
+          LinkedHashMap<String, Role> m = LinkedHashMap.of(c.getOwner(), Role.OWNER);
+          for (String u : c.getMembersList()) {
+            m = m.containsKey(u) ? m : m.put(u, Role.MEMBER);
+          }
+          return new State(groupId, true, c.getTitle(), seq, m, nextRecent, dedup, notify(m.keySet(), true, c.getOwner(), seq));
+        }
+        case MEMBERS_ADDED -> {
+          MembersChanged c = event.getMembersAdded();
+          LinkedHashMap<String, Role> m = members;
+          for (String u : c.getMembersList()) {
+            m = m.containsKey(u) ? m : m.put(u, Role.MEMBER);
+          }
+          return new State(groupId, created, title, seq, m, nextRecent, dedup, notify(c.getMembersList(), true, c.getActor(), seq));
+        }
+        case MEMBERS_REMOVED, MEMBER_LEFT -> {
+          MembersChanged c =
+              event.getEventCase() == GroupEvent.EventCase.MEMBERS_REMOVED ? event.getMembersRemoved() : event.getMemberLeft();
+          return new State(
+              groupId, created, title, seq, members.removeAll(c.getMembersList()), nextRecent, dedup,
+              notify(c.getMembersList(), false, c.getActor(), seq));
+        }
+        case POSTED -> {
+          Posted p = event.getPosted();
+          Reply.Accepted accepted =
+              new Reply.Accepted(p.getClientMsgId(), Ids.groupStream(groupId), seq, p.getMsgId(), event.getTs());
+          return new State(
+              groupId, created, title, seq, members, nextRecent,
+              dedup.remember(dedupKey(p.getFrom(), p.getClientMsgId()), accepted, event.getTs()), outbox);
+        }
+        default -> throw new IllegalArgumentException("unknown group event " + event.getEventCase());
+      }
+    }
+
+    private Outbox<Notice> notify(Iterable<String> users, boolean member, String actor, long seq) {
+      Outbox<Notice> o = outbox;
+      for (String u : users) {
+        o = o.add(u, o.nextCounter(u), seq, new Notice(member, actor));
+      }
+      return o;
+    }
+
+    public State pruneOutbox(Map<String, Long> acked) {
+      Outbox<Notice> pruned = outbox.prune(acked);
+      return pruned == outbox ? this : new State(groupId, created, title, lastSeq, members, recent, dedup, pruned);
+    }
+  }
+
+  static String dedupKey(String from, String clientMsgId) {
+    return clientMsgId.isEmpty() ? "" : from + "\n" + clientMsgId;
+  }
+
+  // ------------------------------------------------------------------ wiring
+
+  public static void init(ClusterSharding sharding, RouterSettings settings) {
+    sharding.init(
+        Entity.of(ENTITY_TYPE_KEY, ctx -> create(ctx.getEntityId(), settings, sharding, ctx.getShard()))
+            .withStopMessage(Stop.INSTANCE));
+  }
+
+  public static PersistenceId persistenceId(String groupId) {
+    return PersistenceId.of(ENTITY_TYPE_KEY.name(), groupId);
+  }
+
+  /** @param shard where to ask for passivation; null when not run under sharding (unit tests) */
+  public static Behavior<Command> create(
+      String groupId, RouterSettings settings, ClusterSharding sharding, ActorRef<ClusterSharding.ShardCommand> shard) {
+    return Behaviors.withTimers(
+        timers ->
+            Behaviors.setup(
+                ctx -> {
+                  timers.startTimerWithFixedDelay(Tick.INSTANCE, settings.entity().transferRetry());
+                  return new Logic(groupId, settings, sharding, shard, ctx, Clock.systemUTC());
+                }));
+  }
+
+  private static final class Logic extends EventSourcedBehavior<Command, GroupEvent, State> {
+    private final String groupId;
+    private final RouterSettings settings;
+    private final ClusterSharding sharding;
+    private final ActorRef<ClusterSharding.ShardCommand> shard;
+    private final ActorContext<Command> ctx;
+    private final Clock clock;
+    private final ActorRef<TransferAck> ackRef;
+    private final AckTracker acks;
+
+    // Outside the journal on purpose: watching gateways are live subscriptions, the buffer holds
+    // commands not yet written.
+    private final Set<ActorRef<Feed>> gateways = new HashSet<>();
+    private final List<Command> buffer = new ArrayList<>();
+    private boolean flushScheduled;
+    private long lastActivity;
+
+    Logic(
+        String groupId,
+        RouterSettings settings,
+        ClusterSharding sharding,
+        ActorRef<ClusterSharding.ShardCommand> shard,
+        ActorContext<Command> ctx,
+        Clock clock) {
+      super(
+          GroupEntity.persistenceId(groupId),
+          SupervisorStrategy.restartWithBackoff(
+              settings.entity().transferRetry(),
+              settings.entity().transferRetry().multipliedBy(RESTART_BACKOFF_FACTOR),
+              RESTART_RANDOM_FACTOR));
+      this.groupId = groupId;
+      this.settings = settings;
+      this.sharding = sharding;
+      this.shard = shard;
+      this.ctx = ctx;
+      this.clock = clock;
+      this.ackRef = ctx.messageAdapter(TransferAck.class, NoticeAcked::new);
+      this.acks = new AckTracker(clock, settings.entity().transferRetry().toMillis());
+      this.lastActivity = clock.millis();
+    }
+
+    @Override
+    public State emptyState() {
+      return State.empty(groupId, settings.entity());
+    }
+
+    @Override
+    public CommandHandler<Command, GroupEvent, State> commandHandler() {
+      return (state, command) -> handle(state, command);
+    }
+
+    @Override
+    public EventHandler<State, GroupEvent> eventHandler() {
+      return (state, event) -> state.apply(event).pruneOutbox(acks.acked());
+    }
+
+    @Override
+    public SignalHandler<State> signalHandler() {
+      return newSignalHandlerBuilder()
+          .onSignal(
+              RecoveryCompleted.instance(),
+              state -> acks.resendAll(state.outbox(), (user, after) -> resend(state, user, after)))
+          .build();
+    }
+
+    @Override
+    public RetentionCriteria retentionCriteria() {
+      return RetentionCriteria.snapshotEvery(settings.entity().snapshotEvery(), settings.entity().keepSnapshots());
+    }
+
+    @Override
+    public SnapshotAdapter<State> snapshotAdapter() {
+      return new GroupSnapshots(groupId, settings.entity());
+    }
+
+    private Effect<GroupEvent, State> handle(State state, Command command) {
+      if (command != Tick.INSTANCE) {
+        lastActivity = clock.millis();
+      }
+      if (command instanceof Create
+          || command instanceof AddMembers
+          || command instanceof RemoveMembers
+          || command instanceof Leave
+          || command instanceof Post) {
+        buffer.add(command);
+        if (!flushScheduled) {
+          flushScheduled = true;
+          ctx.getSelf().tell(Flush.INSTANCE);
+        }
+        return Effect().none();
+      }
+      if (command == Flush.INSTANCE) {
+        return flush(state);
+      }
+      if (command instanceof Sync sync) {
+        sync.replyTo().tell(sync(state, sync));
+        return Effect().none();
+      }
+      if (command instanceof TypingFrom typing) {
+        if (state.isMember(typing.from())) {
+          FeedTyping feed = new FeedTyping(groupId, typing.from());
+          gateways.forEach(g -> g.tell(feed));
+        }
+        return Effect().none();
+      }
+      if (command instanceof GetInfo info) {
+        info.replyTo().tell(new Info(groupId, state.created(), state.lastSeq(), state.roleOf(info.user())));
+        return Effect().none();
+      }
+      if (command instanceof Watch watch) {
+        if (gateways.add(watch.gateway())) {
+          ctx.watchWith(watch.gateway(), new GatewayGone(watch.gateway()));
+        }
+        Set<String> members = new LinkedHashSet<>();
+        for (String u : watch.users()) {
+          if (state.isMember(u)) {
+            members.add(u);
+          }
+        }
+        watch.gateway().tell(new Watching(groupId, ctx.getSelf(), state.lastSeq(), members));
+        return Effect().none();
+      }
+      if (command instanceof Unwatch unwatch) {
+        gateways.remove(unwatch.gateway());
+        ctx.unwatch(unwatch.gateway());
+        return Effect().none();
+      }
+      if (command instanceof GatewayGone gone) {
+        gateways.remove(gone.gateway());
+        return Effect().none();
+      }
+      if (command instanceof NoticeAcked na) {
+        long resendAfter = acks.onAck(na.ack());
+        if (resendAfter >= 0) {
+          resend(state, na.ack().receiver(), resendAfter);
+        }
+        return Effect().none();
+      }
+      if (command == Tick.INSTANCE) {
+        acks.resendStalled(state.outbox(), (user, after) -> resend(state, user, after));
+        boolean idle = clock.millis() - lastActivity > settings.entity().passivateIdle().toMillis();
+        if (shard != null && idle && gateways.isEmpty() && buffer.isEmpty() && state.outbox().isEmpty()) {
+          shard.tell(new ClusterSharding.Passivate<>(ctx.getSelf()));
+        }
+        return Effect().none();
+      }
+      if (command == Stop.INSTANCE) {
+        return Effect().stop();
+      }
+      throw new IllegalArgumentException("unhandled " + command);
+    }
+
+    // ---------------------------------------------------------------- batch write
+
+    private Effect<GroupEvent, State> flush(State state) {
+      flushScheduled = false;
+      int size = Math.min(buffer.size(), settings.entity().maxBatch());
+      List<Command> commands = new ArrayList<>(buffer.subList(0, size));
+      buffer.subList(0, size).clear();
+      Batch<State, GroupEvent> batch = new Batch<>(state);
+      for (Command c : commands) {
+        decide(batch, c);
+      }
+      if (!buffer.isEmpty()) {
+        flushScheduled = true;
+        ctx.getSelf().tell(Flush.INSTANCE);
+      }
+      if (batch.events().isEmpty()) {
+        batch.runAfterWrite();
+        return Effect().none();
+      }
+      return Effect().persist(batch.events()).thenRun(after -> batch.runAfterWrite());
+    }
+
+    private void decide(Batch<State, GroupEvent> batch, Command command) {
+      if (command instanceof Create c) {
+        decideCreate(batch, c);
+      } else if (command instanceof AddMembers a) {
+        decideAdd(batch, a);
+      } else if (command instanceof RemoveMembers r) {
+        decideRemove(batch, r);
+      } else if (command instanceof Leave l) {
+        decideLeave(batch, l);
+      } else if (command instanceof Post p) {
+        decidePost(batch, p);
+      }
+    }
+
+    private static void reject(Batch<State, GroupEvent> batch, ActorRef<Reply> to, ErrorCode code, String message) {
+      batch.then(() -> to.tell(Reply.reject(code, message)));
+    }
+
+    private void decideCreate(Batch<State, GroupEvent> batch, Create create) {
+      State state = batch.state();
+      if (state.created()) {
+        reject(batch, create.replyTo(), ErrorCode.ALREADY_EXISTS, "group " + groupId + " exists");
+        return;
+      }
+      Set<String> members = new LinkedHashSet<>(create.members());
+      members.remove(create.actor());
+      if (!members.stream().allMatch(Ids::isValid)) {
+        reject(batch, create.replyTo(), ErrorCode.BAD_FRAME, "invalid member id");
+        return;
+      }
+      if (members.size() + 1 > settings.limits().groupSize()) {
+        reject(batch, create.replyTo(), ErrorCode.TOO_LARGE, "a group has at most " + settings.limits().groupSize() + " members");
+        return;
+      }
+      GroupEvent event =
+          GroupEvent.newBuilder()
+              .setTs(clock.millis())
+              .setCreated(GroupCreated.newBuilder().setOwner(create.actor()).setTitle(create.title()).addAllMembers(members))
+              .build();
+      persistChange(batch, event, create.replyTo());
+    }
+
+    /** Only owners and admins change membership; a rejection is queued when the actor may not. */
+    private boolean mayManage(Batch<State, GroupEvent> batch, String actor, ActorRef<Reply> replyTo) {
+      State state = batch.state();
+      if (!state.created()) {
+        reject(batch, replyTo, ErrorCode.NOT_FOUND, "no group " + groupId);
+        return false;
+      }
+      Role role = state.roleOf(actor);
+      if (role == null) {
+        reject(batch, replyTo, ErrorCode.NOT_A_MEMBER, "not a member of group " + groupId);
+        return false;
+      }
+      if (role != Role.OWNER && role != Role.ADMIN) {
+        reject(batch, replyTo, ErrorCode.FORBIDDEN, "only owners and admins change membership");
+        return false;
+      }
+      return true;
+    }
+
+    private void decideAdd(Batch<State, GroupEvent> batch, AddMembers add) {
+      if (!mayManage(batch, add.actor(), add.replyTo())) {
+        return;
+      }
+      State state = batch.state();
+      if (!add.members().stream().allMatch(Ids::isValid)) {
+        reject(batch, add.replyTo(), ErrorCode.BAD_FRAME, "invalid member id");
+        return;
+      }
+      List<String> added = add.members().stream().distinct().filter(u -> !state.isMember(u)).toList();
+      if (state.members().size() + added.size() > settings.limits().groupSize()) {
+        reject(batch, add.replyTo(), ErrorCode.TOO_LARGE, "a group has at most " + settings.limits().groupSize() + " members");
+        return;
+      }
+      if (added.isEmpty()) {
+        batch.then(() -> add.replyTo().tell(new Reply.Done()));
+        return;
+      }
+      GroupEvent event =
+          GroupEvent.newBuilder()
+              .setTs(clock.millis())
+              .setMembersAdded(MembersChanged.newBuilder().setActor(add.actor()).addAllMembers(added))
+              .build();
+      persistChange(batch, event, add.replyTo());
+    }
+
+    private void decideRemove(Batch<State, GroupEvent> batch, RemoveMembers remove) {
+      if (!mayManage(batch, remove.actor(), remove.replyTo())) {
+        return;
+      }
+      State state = batch.state();
+      List<String> removed = remove.members().stream().distinct().filter(state::isMember).toList();
+      if (removed.stream().anyMatch(u -> state.roleOf(u) == Role.OWNER)) {
+        reject(batch, remove.replyTo(), ErrorCode.FORBIDDEN, "the owner cannot be removed");
+        return;
+      }
+      if (removed.isEmpty()) {
+        batch.then(() -> remove.replyTo().tell(new Reply.Done()));
+        return;
+      }
+      GroupEvent event =
+          GroupEvent.newBuilder()
+              .setTs(clock.millis())
+              .setMembersRemoved(MembersChanged.newBuilder().setActor(remove.actor()).addAllMembers(removed))
+              .build();
+      persistChange(batch, event, remove.replyTo());
+    }
+
+    private void decideLeave(Batch<State, GroupEvent> batch, Leave leave) {
+      State state = batch.state();
+      if (!state.created()) {
+        reject(batch, leave.replyTo(), ErrorCode.NOT_FOUND, "no group " + groupId);
+        return;
+      }
+      Role role = state.roleOf(leave.actor());
+      if (role == null) {
+        reject(batch, leave.replyTo(), ErrorCode.NOT_A_MEMBER, "not a member of group " + groupId);
+        return;
+      }
+      if (role == Role.OWNER && state.members().size() > 1) {
+        reject(batch, leave.replyTo(), ErrorCode.FORBIDDEN, "the owner cannot leave while the group has members");
+        return;
+      }
+      GroupEvent event =
+          GroupEvent.newBuilder()
+              .setTs(clock.millis())
+              .setMemberLeft(MembersChanged.newBuilder().setActor(leave.actor()).addMembers(leave.actor()))
+              .build();
+      persistChange(batch, event, leave.replyTo());
+    }
+
+    private void persistChange(Batch<State, GroupEvent> batch, GroupEvent event, ActorRef<Reply> replyTo) {
+      State before = batch.state();
+      State after = before.apply(event);
+      batch.persist(event, after);
+      long seq = after.lastSeq();
+      batch.then(
+          () -> {
+            replyTo.tell(new Reply.Done());
+            fanOut(new StreamItem.Group(groupId, seq, event));
+            after.outbox().pending().forEach((user, queue) ->
+                queue.filter(p -> p.seq() == seq).forEach(p -> {
+                  acks.sent(user, p.counter());
+                  notice(user, p);
+                }));
+          });
+    }
+
+    private void decidePost(Batch<State, GroupEvent> batch, Post post) {
+      State state = batch.state();
+      if (!state.created()) {
+        reject(batch, post.replyTo(), ErrorCode.NOT_FOUND, "no group " + groupId);
+        return;
+      }
+      if (!state.isMember(post.from())) {
+        reject(batch, post.replyTo(), ErrorCode.NOT_A_MEMBER, "not a member of group " + groupId);
+        return;
+      }
+      var earlier = state.dedup().find(dedupKey(post.from(), post.clientMsgId()));
+      if (earlier.isDefined()) {
+        batch.then(() -> post.replyTo().tell(earlier.get()));
+        return;
+      }
+      GroupEvent event =
+          GroupEvent.newBuilder()
+              .setTs(clock.millis())
+              .setPosted(
+                  Posted.newBuilder()
+                      .setMsgId(UUID.randomUUID().toString())
+                      .setFrom(post.from())
+                      .setClientMsgId(post.clientMsgId())
+                      .setContentType(post.contentType())
+                      .setText(post.text())
+                      .setPayload(ByteString.copyFrom(post.payload())))
+              .build();
+      State after = state.apply(event);
+      batch.persist(event, after);
+      long seq = after.lastSeq();
+      batch.then(
+          () -> {
+            post.replyTo()
+                .tell(new Reply.Accepted(post.clientMsgId(), Ids.groupStream(groupId), seq, event.getPosted().getMsgId(), event.getTs()));
+            fanOut(new StreamItem.Group(groupId, seq, event));
+          });
+    }
+
+    // ---------------------------------------------------------------- delivery
+
+    private void fanOut(StreamItem.Group item) {
+      FeedItem feed = new FeedItem(item);
+      gateways.forEach(g -> g.tell(feed));
+    }
+
+    private void notice(String user, Outbox.Pending<Notice> p) {
+      sharding
+          .entityRefFor(UserEntity.ENTITY_TYPE_KEY, user)
+          .tell(new UserEntity.MembershipNotice(groupId, p.counter(), p.item().member(), p.item().actor(), ackRef));
+    }
+
+    private void resend(State state, String user, long after) {
+      state.outbox().unacked(user, after).forEach(p -> notice(user, p));
+    }
+
+    private Reply sync(State state, Sync sync) {
+      if (!state.created()) {
+        return Reply.reject(ErrorCode.NOT_FOUND, "no group " + groupId);
+      }
+      if (!state.isMember(sync.user())) {
+        return Reply.reject(ErrorCode.NOT_A_MEMBER, "not a member of group " + groupId);
+      }
+      String stream = Ids.groupStream(groupId);
+      long from = Math.max(0, sync.afterSeq());
+      if (state.recent().covers(from, state.lastSeq())) {
+        List<StreamItem> items = state.recent().after(from, sync.limit());
+        long last = items.isEmpty() ? from : items.get(items.size() - 1).seq();
+        return new Reply.HistoryPage(stream, items, last < state.lastSeq());
+      }
+      long to = Math.min(state.lastSeq(), from + sync.limit());
+      return new Reply.HistoryInJournal(stream, GroupEntity.persistenceId(groupId).id(), from + 1, to, to < state.lastSeq());
+    }
+  }
+
+  private static final int RESTART_BACKOFF_FACTOR = 10;
+  private static final double RESTART_RANDOM_FACTOR = 0.2;
+
+  private GroupEntity() {}
+}

@@ -1,0 +1,75 @@
+package org.imrouter.node.group;
+
+import io.vavr.collection.LinkedHashMap;
+import org.apache.pekko.persistence.typed.SnapshotAdapter;
+import org.imrouter.node.config.RouterSettings;
+import org.imrouter.node.stream.DedupWindow;
+import org.imrouter.node.stream.Ids;
+import org.imrouter.node.stream.Outbox;
+import org.imrouter.node.stream.RecentItems;
+import org.imrouter.node.stream.Reply;
+import org.imrouter.node.stream.StreamItem;
+import org.imrouter.protocol.persist.Dedup;
+import org.imrouter.protocol.persist.GroupSnapshot;
+import org.imrouter.protocol.persist.MemberSnapshot;
+import org.imrouter.protocol.persist.PeerCounter;
+import org.imrouter.protocol.persist.PendingNotice;
+import org.imrouter.protocol.persist.Role;
+import org.imrouter.protocol.persist.SeqEvent;
+
+/** Maps {@link GroupEntity.State} to its protobuf snapshot and back. */
+final class GroupSnapshots implements SnapshotAdapter<GroupEntity.State> {
+  private final String groupId;
+  private final RouterSettings.EntitySettings settings;
+
+  GroupSnapshots(String groupId, RouterSettings.EntitySettings settings) {
+    this.groupId = groupId;
+    this.settings = settings;
+  }
+
+  @Override
+  public Object toJournal(GroupEntity.State state) {
+    GroupSnapshot.Builder b =
+        GroupSnapshot.newBuilder().setLastSeq(state.lastSeq()).setCreated(state.created()).setTitle(state.title());
+    state.members().forEach((user, role) -> b.addMembers(MemberSnapshot.newBuilder().setUser(user).setRole(role)));
+    state.recent().items()
+        .forEach(i -> b.addRecent(SeqEvent.newBuilder().setSeq(i.seq()).setGroup(((StreamItem.Group) i).event())));
+    state.dedup().entries()
+        .forEach(e -> b.addDedup(Dedup.newBuilder().setKey(e._1).setMsgId(e._2.msgId()).setSeq(e._2.seq()).setTs(e._2.ts())));
+    state.outbox().next().forEach((user, c) -> b.addNoticeCounters(PeerCounter.newBuilder().setPeer(user).setCounter(c)));
+    state.outbox().pending().forEach((user, queue) -> queue.forEach(p -> b.addOutbox(
+        PendingNotice.newBuilder().setUser(user).setCounter(p.counter()).setSeq(p.seq())
+            .setMember(p.item().member()).setActor(p.item().actor()))));
+    return b.build();
+  }
+
+  @Override
+  public GroupEntity.State fromJournal(Object from) {
+    GroupSnapshot s = (GroupSnapshot) from;
+    LinkedHashMap<String, Role> members = LinkedHashMap.empty();
+    for (MemberSnapshot m : s.getMembersList()) {
+      members = members.put(m.getUser(), m.getRole());
+    }
+    RecentItems recent = RecentItems.empty(settings.recentItems());
+    for (SeqEvent e : s.getRecentList()) {
+      recent = recent.add(new StreamItem.Group(groupId, e.getSeq(), e.getGroup()));
+    }
+    DedupWindow dedup = DedupWindow.empty(settings.dedupEntries(), settings.dedupWindow().toMillis());
+    for (Dedup d : s.getDedupList()) {
+      // the key is "from\nclientMsgId"; the reply carries the clientMsgId alone
+      String clientMsgId = d.getKey().substring(d.getKey().indexOf('\n') + 1);
+      dedup = dedup.remember(
+          d.getKey(), new Reply.Accepted(clientMsgId, Ids.groupStream(groupId), d.getSeq(), d.getMsgId(), d.getTs()), d.getTs());
+    }
+    Outbox<GroupEntity.Notice> outbox = Outbox.empty();
+    for (PendingNotice p : s.getOutboxList()) {
+      outbox = outbox.add(p.getUser(), p.getCounter(), p.getSeq(), new GroupEntity.Notice(p.getMember(), p.getActor()));
+    }
+    var next = outbox.next();
+    for (PeerCounter c : s.getNoticeCountersList()) {
+      next = next.put(c.getPeer(), c.getCounter());
+    }
+    return new GroupEntity.State(
+        groupId, s.getCreated(), s.getTitle(), s.getLastSeq(), members, recent, dedup, new Outbox<>(next, outbox.pending()));
+  }
+}

@@ -1,0 +1,69 @@
+package org.imrouter.node.stream;
+
+import java.util.Optional;
+import java.util.regex.Pattern;
+
+/**
+ * User and group ids, and the stream and conversation names built from them. Ids become
+ * persistence ids, so the alphabet is closed: no separator of ours can appear in an id and two
+ * different ids can never map to the same persistence id.
+ */
+public final class Ids {
+  private static final Pattern ID = Pattern.compile("[A-Za-z0-9._@-]{1,64}");
+
+  public static final String INBOX = "inbox";
+  public static final String USER_PREFIX = "user:";
+  public static final String GROUP_PREFIX = "group:";
+
+  private Ids() {}
+
+  public static boolean isValid(String id) {
+    return id != null && ID.matcher(id).matches();
+  }
+
+  public static String groupStream(String groupId) {
+    return GROUP_PREFIX + groupId;
+  }
+
+  public static String userConversation(String userId) {
+    return USER_PREFIX + userId;
+  }
+
+  /** A send target or a stream name parsed into its kind and id. */
+  public record Address(Kind kind, String id) {
+    public enum Kind {
+      USER,
+      GROUP,
+      INBOX
+    }
+  }
+
+  /** Parses "user:X" or "group:G"; empty when malformed or the id is not valid. */
+  public static Optional<Address> parseTarget(String target) {
+    if (target == null) {
+      return Optional.empty();
+    }
+    if (target.startsWith(USER_PREFIX)) {
+      return addressOf(Address.Kind.USER, target.substring(USER_PREFIX.length()));
+    }
+    if (target.startsWith(GROUP_PREFIX)) {
+      return addressOf(Address.Kind.GROUP, target.substring(GROUP_PREFIX.length()));
+    }
+    return Optional.empty();
+  }
+
+  /** Parses "inbox" or "group:G"; empty when malformed. */
+  public static Optional<Address> parseStream(String stream) {
+    if (INBOX.equals(stream)) {
+      return Optional.of(new Address(Address.Kind.INBOX, ""));
+    }
+    if (stream != null && stream.startsWith(GROUP_PREFIX)) {
+      return addressOf(Address.Kind.GROUP, stream.substring(GROUP_PREFIX.length()));
+    }
+    return Optional.empty();
+  }
+
+  private static Optional<Address> addressOf(Address.Kind kind, String id) {
+    return isValid(id) ? Optional.of(new Address(kind, id)) : Optional.empty();
+  }
+}

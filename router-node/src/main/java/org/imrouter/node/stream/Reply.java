@@ -1,0 +1,34 @@
+package org.imrouter.node.stream;
+
+import java.util.List;
+
+/**
+ * What entities answer to requests. One sealed family so a session can hold one reply adapter;
+ * each request documents which of these it may get.
+ */
+public sealed interface Reply {
+
+  /** The item was written to the journal: the send is durable. */
+  record Accepted(String clientMsgId, String stream, long seq, String msgId, long ts)
+      implements Reply {}
+
+  /** The request was refused; nothing was written. */
+  record Rejection(ErrorCode code, String message) implements Reply {}
+
+  /** A membership or cursor request took effect. */
+  record Done() implements Reply {}
+
+  /** Items of a stream served from the entity's memory. */
+  record HistoryPage(String stream, List<StreamItem> items, boolean hasMore) implements Reply {}
+
+  /**
+   * The caller may read this stream and the items are no longer in memory: read persistence
+   * sequence numbers [fromSeq, toSeq] of persistenceId from the journal.
+   */
+  record HistoryInJournal(String stream, String persistenceId, long fromSeq, long toSeq, boolean hasMore)
+      implements Reply {}
+
+  static Rejection reject(ErrorCode code, String message) {
+    return new Rejection(code, message);
+  }
+}

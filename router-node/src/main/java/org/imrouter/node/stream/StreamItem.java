@@ -1,0 +1,18 @@
+package org.imrouter.node.stream;
+
+import org.imrouter.protocol.persist.GroupEvent;
+import org.imrouter.protocol.persist.InboxEvent;
+
+/**
+ * One persisted item of a stream, as entities hand it to delivery: the stream owner, its seq
+ * (the event's persistence sequence number) and the event itself.
+ */
+public sealed interface StreamItem extends Push {
+  long seq();
+
+  /** An item of user {@code userId}'s inbox. */
+  record Inbox(String userId, long seq, InboxEvent event) implements StreamItem {}
+
+  /** An item of group {@code groupId}'s stream. */
+  record Group(String groupId, long seq, GroupEvent event) implements StreamItem {}
+}

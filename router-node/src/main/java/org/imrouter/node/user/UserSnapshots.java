@@ -1,0 +1,86 @@
+package org.imrouter.node.user;
+
+import io.vavr.collection.HashMap;
+import io.vavr.collection.TreeSet;
+import org.apache.pekko.persistence.typed.SnapshotAdapter;
+import org.imrouter.node.config.RouterSettings;
+import org.imrouter.node.stream.DedupWindow;
+import org.imrouter.node.stream.Ids;
+import org.imrouter.node.stream.Outbox;
+import org.imrouter.node.stream.RecentItems;
+import org.imrouter.node.stream.Reply;
+import org.imrouter.node.stream.StreamItem;
+import org.imrouter.protocol.persist.Cursor;
+import org.imrouter.protocol.persist.Dedup;
+import org.imrouter.protocol.persist.InboxEvent;
+import org.imrouter.protocol.persist.PeerCounter;
+import org.imrouter.protocol.persist.SeqEvent;
+import org.imrouter.protocol.persist.UserSnapshot;
+
+/**
+ * Maps {@link UserEntity.State} to its protobuf snapshot and back, so snapshots evolve like
+ * events do. Window sizes are settings, not data: they come from the running configuration.
+ */
+final class UserSnapshots implements SnapshotAdapter<UserEntity.State> {
+  private final String userId;
+  private final RouterSettings.EntitySettings settings;
+
+  UserSnapshots(String userId, RouterSettings.EntitySettings settings) {
+    this.userId = userId;
+    this.settings = settings;
+  }
+
+  @Override
+  public Object toJournal(UserEntity.State state) {
+    UserSnapshot.Builder b = UserSnapshot.newBuilder().setLastSeq(state.lastSeq());
+    state.recent().items().forEach(i -> b.addRecent(seqEvent(i.seq(), ((StreamItem.Inbox) i).event())));
+    state.dedup().entries()
+        .forEach(e -> b.addDedup(Dedup.newBuilder().setKey(e._1).setMsgId(e._2.msgId()).setSeq(e._2.seq()).setTs(e._2.ts())));
+    state.outbox().next().forEach((peer, c) -> b.addSentCounters(counter(peer, c)));
+    state.outbox().pending().values().forEach(q -> q.forEach(p -> b.addOutbox(seqEvent(p.seq(), p.item()))));
+    state.received().forEach((source, c) -> b.addReceivedCounters(counter(source, c)));
+    state.groups().forEach(b::addGroups);
+    state.cursors().forEach((stream, seq) -> b.addCursors(Cursor.newBuilder().setStream(stream).setReadSeq(seq)));
+    return b.build();
+  }
+
+  @Override
+  public UserEntity.State fromJournal(Object from) {
+    UserSnapshot s = (UserSnapshot) from;
+    RecentItems recent = RecentItems.empty(settings.recentItems());
+    for (SeqEvent e : s.getRecentList()) {
+      recent = recent.add(new StreamItem.Inbox(userId, e.getSeq(), e.getInbox()));
+    }
+    DedupWindow dedup = DedupWindow.empty(settings.dedupEntries(), settings.dedupWindow().toMillis());
+    for (Dedup d : s.getDedupList()) {
+      dedup = dedup.remember(d.getKey(), new Reply.Accepted(d.getKey(), Ids.INBOX, d.getSeq(), d.getMsgId(), d.getTs()), d.getTs());
+    }
+    Outbox<InboxEvent> outbox = Outbox.empty();
+    for (SeqEvent e : s.getOutboxList()) {
+      outbox = outbox.add(e.getInbox().getSent().getPeer(), e.getInbox().getSent().getCounter(), e.getSeq(), e.getInbox());
+    }
+    HashMap<String, Long> next = outbox.next();
+    for (PeerCounter c : s.getSentCountersList()) {
+      next = next.put(c.getPeer(), c.getCounter());
+    }
+    outbox = new Outbox<>(next, outbox.pending());
+    HashMap<String, Long> received = HashMap.empty();
+    for (PeerCounter c : s.getReceivedCountersList()) {
+      received = received.put(c.getPeer(), c.getCounter());
+    }
+    HashMap<String, Long> cursors = HashMap.empty();
+    for (Cursor c : s.getCursorsList()) {
+      cursors = cursors.put(c.getStream(), c.getReadSeq());
+    }
+    return new UserEntity.State(
+        userId, s.getLastSeq(), recent, dedup, outbox, received, TreeSet.ofAll(s.getGroupsList()), cursors);
+  }
+
+  private static SeqEvent seqEvent(long seq, InboxEvent event) {
+    return SeqEvent.newBuilder().setSeq(seq).setInbox(event).build();
+  }
+
+  private static PeerCounter counter(String peer, long counter) {
+    return PeerCounter.newBuilder().setPeer(peer).setCounter(counter).build();
+  }
+}

@@ -1,0 +1,6 @@
+/**
+ * The WebSocket transport: the {@code /v1/ws} route with JWT auth before the upgrade, frame
+ * encoding (protobuf in binary messages, canonical JSON in text messages), size limits, and
+ * connection close with specific close codes. Calls into delivery; nothing calls back into it.
+ */
+package org.imrouter.node.ws;
