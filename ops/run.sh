@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs one router node in the foreground: builds what is missing, starts the embedded Cassandra
+# (unless ROUTER_CASSANDRA_CONTACT_POINTS is set) and execs the node JVM, so SIGTERM reaches it
+# and drains it cleanly (clients told to reconnect, Cassandra flushed and stopped).
+#
+# Environment (defaults): ROUTER_BIND_HOST 127.0.0.1, ROUTER_HTTP_PORT 8080,
+# ROUTER_GRPC_PORT 8081, ROUTER_MANAGEMENT_PORT 8558, ROUTER_METRICS_PORT 9095,
+# ROUTER_CLUSTER_PORT 25520, ROUTER_JWT_SECRET (development default, logged loudly),
+# ROUTER_DATA_DIR ./.data, ROUTER_CASSANDRA_CONTACT_POINTS (unset: embedded),
+# ROUTER_CASSANDRA_PORT 9042, ROUTER_CASSANDRA_STORAGE_PORT 7000.
+# JAVA_OPTS is passed to the node JVM: JAVA_OPTS=-Drouter.limits.sends-per-second=1000 ops/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+classpath_file=router-node/target/runtime.classpath
+if [ ! -f "$classpath_file" ] || [ -n "$(find pom.xml application.conf protocol persistence router-node/src router-node/pom.xml \
+      -newer "$classpath_file" -type f -not -path '*/target/*' 2>/dev/null | head -1)" ]; then
+  echo "building the router (first run or sources changed)..." >&2
+  mvn -B -q -DskipTests install >&2
+fi
+
+export ROUTER_DATA_DIR="${ROUTER_DATA_DIR:-./.data}"
+mkdir -p "$ROUTER_DATA_DIR"
+exec java ${JAVA_OPTS:-} -cp "router-node/target/classes:$(cat "$classpath_file")" org.imrouter.node.bootstrap.Main

@@ -1,0 +1,101 @@
+package org.imrouter.node.testkit;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.net.URI;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.imrouter.node.bootstrap.RouterNode;
+import org.imrouter.node.config.RouterSettings;
+import org.imrouter.persistence.embedded.EmbeddedCassandra;
+
+/**
+ * A real router node for end-to-end tests: its own actor system and WebSocket server on a free
+ * port, persisting to the build's shared real Cassandra in keyspaces of its own, so test classes
+ * never see each other's data. {@link #restart()} starts a new node on the same keyspaces, as a
+ * process restart would.
+ */
+public final class RouterTestNode implements AutoCloseable {
+  private static final Duration START_TIMEOUT = Duration.ofSeconds(60);
+
+  private final String keyspace;
+  private final Map<String, Object> overrides;
+  private ActorSystem<Void> system;
+  private int port;
+
+  public RouterTestNode(String name) {
+    this(name, Map.of());
+  }
+
+  /** @param overrides extra config, e.g. limits for one test class */
+  public RouterTestNode(String name, Map<String, Object> overrides) {
+    this.keyspace = name.toLowerCase().replaceAll("[^a-z0-9_]", "_");
+    this.overrides = overrides;
+    start();
+  }
+
+  public Config config() {
+    String contactPoint = EmbeddedCassandra.sharedForTests().contactPoint();
+    return ConfigFactory.parseMap(overrides)
+        .withFallback(
+            ConfigFactory.parseString(
+                String.join(
+                    "\n",
+                    "router.http.port = 0",
+                    "router.jwt.secret = \"" + Tokens.SECRET + "\"",
+                    "pekko.remote.artery.canonical.port = 0",
+                    "pekko.coordinated-shutdown.exit-jvm = off",
+                    "pekko.cluster.jmx.multi-mbeans-in-same-jvm = on",
+                    "pekko.persistence.cassandra.journal.keyspace = " + keyspace,
+                    "pekko.persistence.cassandra.snapshot.keyspace = " + keyspace + "_snap",
+                    "datastax-java-driver.basic.contact-points = [\"" + contactPoint + "\"]")))
+        .withFallback(ConfigFactory.load())
+        .resolve();
+  }
+
+  private void start() {
+    Config config = config();
+    system = ActorSystem.create(Behaviors.empty(), "router-test", config);
+    RouterNode node = RouterNode.start(system, RouterSettings.fromConfig(config));
+    try {
+      port = node.binding().toCompletableFuture().get(START_TIMEOUT.toSeconds(), TimeUnit.SECONDS).localAddress().getPort();
+    } catch (Exception e) {
+      throw new IllegalStateException("test node did not bind", e);
+    }
+  }
+
+  public ActorSystem<Void> system() {
+    return system;
+  }
+
+  public URI wsUri(String token) {
+    return URI.create("ws://127.0.0.1:" + port + "/v1/ws" + (token == null ? "" : "?access_token=" + token));
+  }
+
+  public int port() {
+    return port;
+  }
+
+  /** Stops this node (drained, as on SIGTERM) and starts a new one on the same data. */
+  public void restart() {
+    stop();
+    start();
+  }
+
+  public void stop() {
+    system.terminate();
+    try {
+      system.getWhenTerminated().toCompletableFuture().get(START_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+    } catch (Exception e) {
+      throw new IllegalStateException("test node did not stop", e);
+    }
+  }
+
+  @Override
+  public void close() {
+    stop();
+  }
+}

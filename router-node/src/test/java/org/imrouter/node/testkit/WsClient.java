@@ -1,0 +1,219 @@
+package org.imrouter.node.testkit;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.util.JsonFormat;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.WebSocket;
+import java.net.http.WebSocketHandshakeException;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+import org.imrouter.protocol.v1.ClientFrame;
+import org.imrouter.protocol.v1.ServerFrame;
+
+/**
+ * A real WebSocket client (the JDK's) for end-to-end tests. Keeps every server frame it receives;
+ * {@link #expect} waits for the next frame matching a condition, so tests wait on conditions,
+ * never on the clock.
+ */
+public final class WsClient implements AutoCloseable {
+  public static final Duration TIMEOUT = Duration.ofSeconds(15);
+  private static final HttpClient HTTP = HttpClient.newHttpClient();
+
+  private final List<ServerFrame> frames = new ArrayList<>();
+  private final List<Boolean> binaryFlags = new ArrayList<>();
+  private final CompletableFuture<Integer> closeCode = new CompletableFuture<>();
+  private final StringBuilder textPart = new StringBuilder();
+  private ByteBuffer binaryPart = ByteBuffer.allocate(0);
+  private int consumed;
+  private WebSocket ws;
+
+  private WsClient() {}
+
+  public static WsClient connect(URI uri) {
+    return connect(uri, Map.of());
+  }
+
+  public static WsClient connect(URI uri, Map<String, String> headers) {
+    WsClient client = new WsClient();
+    WebSocket.Builder builder = HTTP.newWebSocketBuilder().connectTimeout(TIMEOUT);
+    headers.forEach(builder::header);
+    client.ws = builder.buildAsync(uri, client.listener()).orTimeout(TIMEOUT.toSeconds(), TimeUnit.SECONDS).join();
+    return client;
+  }
+
+  /** The HTTP status of a refused upgrade, or 101 when the WebSocket opened. */
+  public static int handshakeStatus(URI uri, Map<String, String> headers) {
+    try {
+      WsClient c = connect(uri, headers);
+      c.close();
+      return 101;
+    } catch (CompletionException e) {
+      if (e.getCause() instanceof WebSocketHandshakeException h) {
+        return h.getResponse().statusCode();
+      }
+      throw e;
+    }
+  }
+
+  public void sendJson(String json) {
+    ws.sendText(json, true).join();
+  }
+
+  public void send(ClientFrame frame) {
+    sendBinary(frame.toByteArray());
+  }
+
+  public void sendBinary(byte[] bytes) {
+    ws.sendBinary(ByteBuffer.wrap(bytes), true).join();
+  }
+
+  /** The next not-yet-consumed frame that matches; frames before it that do not match stay available. */
+  public ServerFrame expect(Predicate<ServerFrame> condition, String what) {
+    long deadline = System.nanoTime() + TIMEOUT.toNanos();
+    synchronized (frames) {
+      while (true) {
+        for (int i = consumed; i < frames.size(); i++) {
+          if (frames.get(i) != null && condition.test(frames.get(i))) {
+            ServerFrame f = frames.get(i);
+            frames.set(i, null); // consumed
+            while (consumed < frames.size() && frames.get(consumed) == null) {
+              consumed++;
+            }
+            return f;
+          }
+        }
+        long left = deadline - System.nanoTime();
+        if (left <= 0 || closeCode.isDone() && !hasUnconsumed(condition)) {
+          throw new AssertionError("no frame: " + what + "; unconsumed: " + unconsumed() + "; closed: " + closeCode.getNow(null));
+        }
+        try {
+          frames.wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new AssertionError("interrupted", e);
+        }
+      }
+    }
+  }
+
+  private boolean hasUnconsumed(Predicate<ServerFrame> condition) {
+    return frames.stream().skip(consumed).anyMatch(f -> f != null && condition.test(f));
+  }
+
+  public ServerFrame welcome() {
+    return expect(ServerFrame::hasWelcome, "welcome");
+  }
+
+  public ServerFrame expectError(String ref, String code) {
+    return expect(f -> f.hasError() && f.getError().getRef().equals(ref) && f.getError().getCode().equals(code), "error " + code + " for '" + ref + "'");
+  }
+
+  public ServerFrame expectAccepted(String clientMsgId) {
+    return expect(f -> f.hasAccepted() && f.getAccepted().getClientMsgId().equals(clientMsgId), "accepted " + clientMsgId);
+  }
+
+  /** A ping/pong round trip: every frame the server queued before the pong has arrived. */
+  public void roundTrip(long nonce) {
+    sendJson("{\"ping\":{\"nonce\":" + nonce + "}}");
+    expect(f -> f.hasPong() && f.getPong().getNonce() == nonce, "pong " + nonce);
+  }
+
+  /** Frames not consumed by an {@link #expect} so far. */
+  public List<ServerFrame> unconsumed() {
+    synchronized (frames) {
+      return frames.stream().skip(consumed).filter(f -> f != null).toList();
+    }
+  }
+
+  /** Whether the last frame received came as a binary message. */
+  public boolean lastWasBinary() {
+    synchronized (frames) {
+      return binaryFlags.get(binaryFlags.size() - 1);
+    }
+  }
+
+  /** The close code the server sent (waits for it). */
+  public int awaitClose() {
+    return closeCode.orTimeout(TIMEOUT.toSeconds(), TimeUnit.SECONDS).join();
+  }
+
+  @Override
+  public void close() {
+    if (!ws.isOutputClosed()) {
+      ws.sendClose(WebSocket.NORMAL_CLOSURE, "bye");
+    }
+    ws.abort();
+  }
+
+  private void add(ServerFrame frame, boolean binary) {
+    synchronized (frames) {
+      frames.add(frame);
+      binaryFlags.add(binary);
+      frames.notifyAll();
+    }
+  }
+
+  private WebSocket.Listener listener() {
+    return new WebSocket.Listener() {
+      @Override
+      public CompletionStage<?> onText(WebSocket webSocket, CharSequence data, boolean last) {
+        textPart.append(data);
+        if (last) {
+          ServerFrame.Builder b = ServerFrame.newBuilder();
+          try {
+            JsonFormat.parser().merge(textPart.toString(), b);
+          } catch (InvalidProtocolBufferException e) {
+            throw new AssertionError("server sent invalid JSON: " + textPart, e);
+          }
+          textPart.setLength(0);
+          add(b.build(), false);
+        }
+        webSocket.request(1);
+        return null;
+      }
+
+      @Override
+      public CompletionStage<?> onBinary(WebSocket webSocket, ByteBuffer data, boolean last) {
+        ByteBuffer joined = ByteBuffer.allocate(binaryPart.remaining() + data.remaining());
+        joined.put(binaryPart).put(data).flip();
+        binaryPart = joined;
+        if (last) {
+          try {
+            add(ServerFrame.parseFrom(binaryPart), true);
+          } catch (InvalidProtocolBufferException e) {
+            throw new AssertionError("server sent invalid protobuf", e);
+          }
+          binaryPart = ByteBuffer.allocate(0);
+        }
+        webSocket.request(1);
+        return null;
+      }
+
+      @Override
+      public CompletionStage<?> onClose(WebSocket webSocket, int statusCode, String reason) {
+        closeCode.complete(statusCode);
+        synchronized (frames) {
+          frames.notifyAll();
+        }
+        return null;
+      }
+
+      @Override
+      public void onError(WebSocket webSocket, Throwable error) {
+        closeCode.complete(-1);
+        synchronized (frames) {
+          frames.notifyAll();
+        }
+      }
+    };
+  }
+}
