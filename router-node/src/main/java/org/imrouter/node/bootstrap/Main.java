@@ -6,6 +6,7 @@ import com.typesafe.config.ConfigValueFactory;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import kamon.Kamon;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.management.javadsl.PekkoManagement;
@@ -55,9 +56,11 @@ public final class Main {
     }
     config = withContactPoints(config, contactPoints);
 
+    Kamon.init(config); // metrics exporter on router.metrics.port
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), SYSTEM_NAME, config);
     EmbeddedCassandra cassandra = embedded;
     system.getWhenTerminated().thenRun(() -> {
+      Kamon.stop();
       if (cassandra != null) {
         cassandra.close(); // after the journal's last write
       }

@@ -18,6 +18,7 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.persistence.query.EventEnvelope;
 import org.imrouter.node.config.RouterSettings;
 import org.imrouter.node.group.GroupEntity;
+import org.imrouter.node.metrics.RouterMetrics;
 import org.imrouter.node.stream.ErrorCode;
 import org.imrouter.node.stream.Ids;
 import org.imrouter.node.stream.Push;
@@ -166,6 +167,7 @@ public final class Session extends AbstractBehavior<Session.Command> {
     this.askTimeout = deps.settings().session().askTimeout();
     this.pushRef = ctx.messageAdapter(Push.class, Pushed::new);
     this.rateLimiter = new SendRateLimiter(limits.sendsPerSecond(), limits.sendBurst(), System::nanoTime);
+    RouterMetrics.connectionOpened();
     connect();
   }
 
@@ -191,6 +193,10 @@ public final class Session extends AbstractBehavior<Session.Command> {
         .onMessageEquals(Oversized.INSTANCE, () -> close(CloseCodes.TOO_BIG, "message too big"))
         .onMessageEquals(Drain.INSTANCE, () -> close(CloseCodes.GOING_AWAY, "node shutting down, reconnect"))
         .onMessageEquals(ClientGone.INSTANCE, Behaviors::stopped)
+        .onSignal(org.apache.pekko.actor.typed.PostStop.class, stop -> {
+          RouterMetrics.connectionClosed();
+          return this;
+        })
         .onMessage(Pushed.class, p -> onPush(p.push()))
         .onMessage(ConnectAnswer.class, this::onConnectAnswer)
         .onMessage(WelcomeReady.class, this::onWelcomeReady)
@@ -290,6 +296,7 @@ public final class Session extends AbstractBehavior<Session.Command> {
   // ------------------------------------------------------------------ client frames
 
   private Behavior<Command> onFrame(FromClient in) {
+    RouterMetrics.frameIn();
     binary = in.binary();
     ClientFrame f = in.frame();
     switch (f.getFrameCase()) {
@@ -419,6 +426,7 @@ public final class Session extends AbstractBehavior<Session.Command> {
     if (reply instanceof Reply.Rejection r) {
       error(a.ref(), r.code(), r.message());
     } else if (reply instanceof Reply.Accepted acc) {
+      RouterMetrics.accepted(acc.stream().equals(Ids.INBOX) ? "direct" : "group");
       send(ServerFrame.newBuilder()
           .setAccepted(Accepted.newBuilder()
               .setClientMsgId(acc.clientMsgId()).setStream(acc.stream()).setSeq(acc.seq()).setMsgId(acc.msgId()).setTs(acc.ts()))
@@ -466,6 +474,7 @@ public final class Session extends AbstractBehavior<Session.Command> {
   }
 
   private void deliver(Push push) {
+    RouterMetrics.delivered();
     if (push instanceof Push.Typing t) {
       send(ServerFrame.newBuilder().setTyping(TypingNotice.newBuilder().setFrom(t.from()).setConversation(t.conversation())).build());
       return;
@@ -488,11 +497,13 @@ public final class Session extends AbstractBehavior<Session.Command> {
 
   private void send(ServerFrame frame) {
     if (!closed) {
+      RouterMetrics.frameOut();
       out.tell(new OutFrame(frame, binary));
     }
   }
 
   private void error(String ref, ErrorCode code, String message) {
+    RouterMetrics.error(code.name());
     send(ServerFrame.newBuilder().setError(Error.newBuilder().setRef(ref).setCode(code.name()).setMessage(message)).build());
   }
 

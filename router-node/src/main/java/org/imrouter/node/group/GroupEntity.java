@@ -28,6 +28,7 @@ import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehavior;
 import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
 import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
 import org.imrouter.node.config.RouterSettings;
+import org.imrouter.node.metrics.RouterMetrics;
 import org.imrouter.node.stream.AckTracker;
 import org.imrouter.node.stream.Batch;
 import org.imrouter.node.stream.DedupWindow;
@@ -424,7 +425,15 @@ public final class GroupEntity {
         batch.runAfterWrite();
         return Effect().none();
       }
-      return Effect().persist(batch.events()).thenRun(after -> batch.runAfterWrite());
+      long started = System.nanoTime();
+      int written = batch.events().size();
+      return Effect()
+          .persist(batch.events())
+          .thenRun(
+              after -> {
+                RouterMetrics.batchWritten("group", written, java.time.Duration.ofNanos(System.nanoTime() - started));
+                batch.runAfterWrite();
+              });
     }
 
     private void decide(Batch<State, GroupEvent> batch, Command command) {
@@ -618,6 +627,7 @@ public final class GroupEntity {
 
     private void fanOut(StreamItem.Group item) {
       FeedItem feed = new FeedItem(item);
+      RouterMetrics.fanOut(gateways.size());
       gateways.forEach(g -> g.tell(feed));
     }
 

@@ -27,6 +27,7 @@ import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehavior;
 import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
 import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
 import org.imrouter.node.config.RouterSettings;
+import org.imrouter.node.metrics.RouterMetrics;
 import org.imrouter.node.stream.AckTracker;
 import org.imrouter.node.stream.Batch;
 import org.imrouter.node.stream.DedupWindow;
@@ -423,7 +424,15 @@ public final class UserEntity {
         batch.runAfterWrite();
         return Effect().none();
       }
-      return Effect().persist(batch.events()).thenRun(after -> batch.runAfterWrite());
+      long started = System.nanoTime();
+      int written = batch.events().size();
+      return Effect()
+          .persist(batch.events())
+          .thenRun(
+              after -> {
+                RouterMetrics.batchWritten("user", written, java.time.Duration.ofNanos(System.nanoTime() - started));
+                batch.runAfterWrite();
+              });
     }
 
     private void decide(Batch<State, InboxEvent> batch, Command command) {

@@ -9,6 +9,8 @@ import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.model.headers.HttpChallenge;
+import org.apache.pekko.http.javadsl.model.headers.WWWAuthenticate;
 import org.apache.pekko.http.javadsl.model.ws.Message;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.PathMatchers;
@@ -33,6 +35,8 @@ import org.imrouter.node.delivery.Session;
  */
 public final class WebSocketRoute extends AllDirectives {
   private static final String BEARER = "Bearer ";
+  /** RFC 7235: a 401 must carry a challenge saying how to authenticate. */
+  private static final WWWAuthenticate CHALLENGE = WWWAuthenticate.create(HttpChallenge.createOAuth2("im-router"));
 
   private final ActorSystem<?> system;
   private final JwtVerifier jwt;
@@ -66,7 +70,9 @@ public final class WebSocketRoute extends AllDirectives {
                                         encoding -> {
                                           Optional<String> user = jwt.verify(token(header, query));
                                           if (user.isEmpty()) {
-                                            return complete(StatusCodes.UNAUTHORIZED, "missing, invalid or expired token");
+                                            return respondWithHeader(
+                                                CHALLENGE,
+                                                () -> complete(StatusCodes.UNAUTHORIZED, "missing, invalid or expired token"));
                                           }
                                           boolean binary = encoding.map("binary"::equals).orElse(false);
                                           return extractWebSocketUpgrade(

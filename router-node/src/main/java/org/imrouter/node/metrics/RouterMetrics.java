@@ -1,0 +1,65 @@
+package org.imrouter.node.metrics;
+
+import java.time.Duration;
+import kamon.Kamon;
+import kamon.metric.Counter;
+import kamon.metric.Histogram;
+import kamon.metric.RangeSampler;
+import kamon.metric.Timer;
+
+/**
+ * Every metric the node records, in one place so names stay consistent. Kamon instruments are
+ * safe to use before (or without) {@code Kamon.init}: they record into the registry and are
+ * exported when a reporter runs.
+ */
+public final class RouterMetrics {
+  private static final RangeSampler CONNECTIONS = Kamon.rangeSampler("router.connections").withoutTags();
+  private static final Counter FRAMES_IN = Kamon.counter("router.frames.in").withoutTags();
+  private static final Counter FRAMES_OUT = Kamon.counter("router.frames.out").withoutTags();
+  private static final Counter DELIVERED = Kamon.counter("router.items.delivered").withoutTags();
+  private static final Histogram BATCH_SIZE = Kamon.histogram("router.persist.batch.size").withoutTags();
+  private static final Histogram FAN_OUT = Kamon.histogram("router.fanout.gateways").withoutTags();
+
+  private RouterMetrics() {}
+
+  public static void connectionOpened() {
+    CONNECTIONS.increment();
+  }
+
+  public static void connectionClosed() {
+    CONNECTIONS.decrement();
+  }
+
+  public static void frameIn() {
+    FRAMES_IN.increment();
+  }
+
+  public static void frameOut() {
+    FRAMES_OUT.increment();
+  }
+
+  /** A message accepted (durable) on a stream of {@code kind} "direct" or "group". */
+  public static void accepted(String kind) {
+    Kamon.counter("router.messages.accepted").withTag("kind", kind).increment();
+  }
+
+  public static void delivered() {
+    DELIVERED.increment();
+  }
+
+  /** An error answered to a client, by its stable code. */
+  public static void error(String code) {
+    Kamon.counter("router.errors").withTag("code", code).increment();
+  }
+
+  /** One journal write of {@code size} items of an {@code entity} ("user"/"group") that took {@code elapsed}. */
+  public static void batchWritten(String entity, int size, Duration elapsed) {
+    BATCH_SIZE.record(size);
+    Timer timer = Kamon.timer("router.persist.latency").withTag("entity", entity);
+    timer.record(elapsed.toNanos());
+  }
+
+  public static void fanOut(int gateways) {
+    FAN_OUT.record(gateways);
+  }
+}

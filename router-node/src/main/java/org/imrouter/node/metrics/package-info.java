@@ -1,0 +1,2 @@
+/** The node's metrics (Kamon instruments, exported to Prometheus by the bootstrap). */
+package org.imrouter.node.metrics;
