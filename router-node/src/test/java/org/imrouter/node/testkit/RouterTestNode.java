@@ -20,6 +20,7 @@ import org.imrouter.persistence.embedded.EmbeddedCassandra;
  */
 public final class RouterTestNode implements AutoCloseable {
   private static final Duration START_TIMEOUT = Duration.ofSeconds(60);
+  private static final String CONTACT_POINTS = "datastax-java-driver.basic.contact-points";
 
   private final String keyspace;
   private final Map<String, Object> overrides;
@@ -38,7 +39,9 @@ public final class RouterTestNode implements AutoCloseable {
   }
 
   public Config config() {
-    String contactPoint = EmbeddedCassandra.sharedForTests().contactPoint();
+    // a test that brings its own Cassandra names it in the overrides; the others share the build's
+    String contactPoint =
+        overrides.containsKey(CONTACT_POINTS) ? "unused" : EmbeddedCassandra.sharedForTests().contactPoint();
     return ConfigFactory.parseMap(overrides)
         .withFallback(
             ConfigFactory.parseString(
