@@ -34,12 +34,17 @@ public final class JwtVerifier {
 
   /** The user id of a valid token; empty for a missing, malformed, badly signed or expired one. */
   public Optional<String> verify(String token) {
+    return decode(token).map(DecodedJWT::getSubject);
+  }
+
+  /** The claims of a valid token whose subject is a valid id; empty otherwise. */
+  public Optional<DecodedJWT> decode(String token) {
     if (token == null || token.isEmpty()) {
       return Optional.empty();
     }
     try {
       DecodedJWT jwt = verifier.verify(token);
-      return Ids.isValid(jwt.getSubject()) ? Optional.of(jwt.getSubject()) : Optional.empty();
+      return Ids.isValid(jwt.getSubject()) ? Optional.of(jwt) : Optional.empty();
     } catch (JWTVerificationException e) {
       return Optional.empty();
     }

@@ -18,6 +18,8 @@ import org.imrouter.node.config.RouterSettings;
 import org.imrouter.node.delivery.Gateway;
 import org.imrouter.node.delivery.Session;
 import org.imrouter.node.group.GroupEntity;
+import org.imrouter.node.grpc.IngressService;
+import org.imrouter.protocol.v1.IngressPowerApiHandlerFactory;
 import org.imrouter.node.user.UserEntity;
 import org.imrouter.node.ws.WebSocketRoute;
 import org.imrouter.persistence.HistoryReader;
@@ -34,11 +36,18 @@ public final class RouterNode {
   private static final Duration UNBIND_DEADLINE = Duration.ofSeconds(10);
 
   private final CompletionStage<ServerBinding> binding;
+  private final CompletionStage<ServerBinding> grpcBinding;
   private final WebSocketRoute route;
 
-  private RouterNode(CompletionStage<ServerBinding> binding, WebSocketRoute route) {
+  private RouterNode(CompletionStage<ServerBinding> binding, CompletionStage<ServerBinding> grpcBinding, WebSocketRoute route) {
     this.binding = binding;
+    this.grpcBinding = grpcBinding;
     this.route = route;
+  }
+
+  /** The gRPC ingress server. */
+  public CompletionStage<ServerBinding> grpcBinding() {
+    return grpcBinding;
   }
 
   public static RouterNode start(ActorSystem<?> system, RouterSettings settings) {
@@ -52,8 +61,8 @@ public final class RouterNode {
     ActorRef<Gateway.Command> gateway =
         system.systemActorOf(Gateway.create(sharding, settings.session().reregisterDelay()), "gateway", Props.empty());
     HistoryReader history = new HistoryReader(system, settings.readJournal());
-    WebSocketRoute route =
-        new WebSocketRoute(system, new JwtVerifier(settings.jwt()), new Session.Deps(settings, sharding, gateway, history));
+    JwtVerifier jwt = new JwtVerifier(settings.jwt());
+    WebSocketRoute route = new WebSocketRoute(system, jwt, new Session.Deps(settings, sharding, gateway, history));
 
     CompletionStage<ServerBinding> binding =
         Http.get(system)
@@ -70,12 +79,31 @@ public final class RouterNode {
           }
         });
 
+    IngressService ingress = new IngressService(system, sharding, settings, jwt, history);
+    CompletionStage<ServerBinding> grpcBinding =
+        Http.get(system)
+            .newServerAt(settings.grpc().host(), settings.grpc().port())
+            .bind(IngressPowerApiHandlerFactory.create(ingress, system))
+            .thenApply(b -> b.addToCoordinatedShutdown(UNBIND_DEADLINE, system));
+    grpcBinding.whenComplete(
+        (b, failure) -> {
+          if (failure != null) {
+            log.error("gRPC ingress could not bind {}:{}, stopping", settings.grpc().host(), settings.grpc().port(), failure);
+            system.terminate();
+          } else {
+            log.info("gRPC ingress listening on {}:{}", b.localAddress().getHostString(), b.localAddress().getPort());
+          }
+        });
+    if (settings.grpc().devToken()) {
+      log.warn("*** ROUTER_BACKEND_TOKEN is not set: the gRPC ingress accepts the DEVELOPMENT backend token. ***");
+    }
+
     CoordinatedShutdown.get(system)
         .addTask(
             CoordinatedShutdown.PhaseServiceRequestsDone(),
             "drain-websockets",
             () -> drain(route, settings.session().drainTimeout(), system));
-    return new RouterNode(binding, route);
+    return new RouterNode(binding, grpcBinding, route);
   }
 
   /** Tells every connected client to reconnect elsewhere and waits until they are gone. */

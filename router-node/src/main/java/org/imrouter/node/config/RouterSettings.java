@@ -2,6 +2,8 @@ package org.imrouter.node.config;
 
 import com.typesafe.config.Config;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Every {@code router.*} setting, read once at start so that a typo fails the start instead of
@@ -14,7 +16,8 @@ public record RouterSettings(
     EntitySettings entity,
     Session session,
     String readJournal,
-    Cassandra cassandra) {
+    Cassandra cassandra,
+    Grpc grpc) {
 
   public record Http(String host, int port) {}
 
@@ -43,6 +46,22 @@ public record RouterSettings(
       int maxBatch) {}
 
   public record Session(Duration askTimeout, Duration reregisterDelay, Duration drainTimeout) {}
+
+  /** One backend allowed to call the ingress. */
+  public record Backend(String name, String tokenSha256, List<String> mayActAs, List<String> mayRead) {}
+
+  public record Grpc(
+      String host,
+      int port,
+      String defaultToken,
+      boolean devToken,
+      List<Backend> backends,
+      boolean jwtBackends,
+      int publishesPerSecond,
+      int publishBurst,
+      int maxBatch,
+      int subscribeBuffer,
+      int pageSize) {}
 
   /** contactPoints empty: start the embedded server with the embedded settings. */
   public record Cassandra(
@@ -92,7 +111,28 @@ public record RouterSettings(
             c.getInt("cassandra.embedded.port"),
             c.getInt("cassandra.embedded.storage-port"),
             Math.toIntExact(c.getBytes("cassandra.embedded.heap") / BYTES_PER_MIB),
-            c.getDuration("cassandra.embedded.start-timeout")));
+            c.getDuration("cassandra.embedded.start-timeout")),
+        grpc(c.getConfig("grpc")));
+  }
+
+  private static Grpc grpc(Config g) {
+    List<Backend> backends = new ArrayList<>();
+    for (Config b : g.getConfigList("backends")) {
+      backends.add(
+          new Backend(b.getString("name"), b.getString("token-sha256"), b.getStringList("may-act-as"), b.getStringList("may-read")));
+    }
+    return new Grpc(
+        g.getString("host"),
+        g.getInt("port"),
+        g.getString("default-token"),
+        g.getString("default-token").equals(g.getString("dev-token")),
+        List.copyOf(backends),
+        g.getBoolean("jwt-backends"),
+        g.getInt("publishes-per-second"),
+        g.getInt("publish-burst"),
+        g.getInt("max-batch"),
+        g.getInt("subscribe-buffer"),
+        g.getInt("page-size"));
   }
 
   private static final long BYTES_PER_MIB = 1024 * 1024;

@@ -26,7 +26,7 @@ public final class ItemFrames {
     return group(group.groupId(), group.seq(), group.event());
   }
 
-  static org.imrouter.protocol.v1.StreamItem inbox(String userId, long seq, InboxEvent e) {
+  public static org.imrouter.protocol.v1.StreamItem inbox(String userId, long seq, InboxEvent e) {
     var out = org.imrouter.protocol.v1.StreamItem.newBuilder();
     switch (e.getEventCase()) {
       case SENT -> {
@@ -51,7 +51,7 @@ public final class ItemFrames {
                 .setSeq(seq)
                 .setMsgId(r.getMsgId())
                 .setFrom(r.getPeer())
-                .setConversation(Ids.userConversation(r.getPeer()))
+                .setConversation(Ids.conversationWith(r.getPeer()))
                 .setTs(e.getTs())
                 .setContentType(r.getContentType())
                 .setText(r.getText())
@@ -80,7 +80,7 @@ public final class ItemFrames {
     return out.build();
   }
 
-  static org.imrouter.protocol.v1.StreamItem group(String groupId, long seq, GroupEvent e) {
+  public static org.imrouter.protocol.v1.StreamItem group(String groupId, long seq, GroupEvent e) {
     String stream = Ids.groupStream(groupId);
     var out = org.imrouter.protocol.v1.StreamItem.newBuilder();
     SystemItem.Builder system = SystemItem.newBuilder().setStream(stream).setSeq(seq).setTs(e.getTs());

@@ -6,7 +6,7 @@ import java.util.function.LongSupplier;
  * Token bucket for sends on one connection: {@code perSecond} tokens a second, up to
  * {@code burst} saved. Not thread-safe: one session actor owns it.
  */
-final class SendRateLimiter {
+public final class SendRateLimiter {
   private static final double NANOS_PER_SECOND = 1_000_000_000.0;
 
   private final double perNano;
@@ -15,7 +15,7 @@ final class SendRateLimiter {
   private double tokens;
   private long last;
 
-  SendRateLimiter(int perSecond, int burst, LongSupplier nanoClock) {
+  public SendRateLimiter(int perSecond, int burst, LongSupplier nanoClock) {
     this.perNano = perSecond / NANOS_PER_SECOND;
     this.burst = burst;
     this.nanoClock = nanoClock;
@@ -23,7 +23,7 @@ final class SendRateLimiter {
     this.last = nanoClock.getAsLong();
   }
 
-  boolean tryAcquire() {
+  public boolean tryAcquire() {
     long now = nanoClock.getAsLong();
     tokens = Math.min(burst, tokens + (now - last) * perNano);
     last = now;

@@ -14,6 +14,11 @@ public final class Ids {
   public static final String INBOX = "inbox";
   public static final String USER_PREFIX = "user:";
   public static final String GROUP_PREFIX = "group:";
+  /**
+   * Sender of items a backend publishes as itself. ':' is outside the id alphabet, so no user can
+   * ever be named like this: being "system:…" is itself the proof that a trusted backend acts.
+   */
+  public static final String SYSTEM_PREFIX = "system:";
 
   private Ids() {}
 
@@ -27,6 +32,16 @@ public final class Ids {
 
   public static String userConversation(String userId) {
     return USER_PREFIX + userId;
+  }
+
+  /** "system:name" with a valid name. */
+  public static boolean isSystem(String sender) {
+    return sender != null && sender.startsWith(SYSTEM_PREFIX) && isValid(sender.substring(SYSTEM_PREFIX.length()));
+  }
+
+  /** The conversation a direct item from {@code peer} belongs to: "user:X", or "system:N" itself. */
+  public static String conversationWith(String peer) {
+    return isSystem(peer) ? peer : userConversation(peer);
   }
 
   /** A send target or a stream name parsed into its kind and id. */

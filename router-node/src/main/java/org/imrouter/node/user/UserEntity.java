@@ -106,6 +106,23 @@ public final class UserEntity {
 
   public record Disconnect(ActorRef<Push> session) implements Command {}
 
+  /**
+   * A message published by a backend as {@code from} ("system:<name>"), straight into this inbox.
+   * {@code idempotencyKey} makes retries return the original {@link Reply.Accepted}.
+   */
+  public record SystemMessage(
+      String from, String idempotencyKey, String contentType, String text, byte[] payload, ActorRef<Reply> replyTo)
+      implements Command {}
+
+  /**
+   * A backend subscription follows this inbox: like a session it gets every new item, but it is
+   * not a device (no connection limit). Replies the inbox's last seq at the moment it was added.
+   */
+  public record Follow(ActorRef<Push> subscriber, ActorRef<Long> replyTo) implements Command {}
+
+  /** Replies the inbox's last seq. */
+  public record GetLastSeq(ActorRef<Long> replyTo) implements Command {}
+
   /** Ephemeral: {@code from} is typing to this user; pushed to the sessions, never stored. */
   public record TypingFrom(String from) implements Command {}
 
@@ -172,6 +189,11 @@ public final class UserEntity {
           HashMap.empty());
     }
 
+    /** Dedup key of a backend publish: the sender and its key (a user's own keys have no "\n"). */
+    static String publishedKey(String from, String idempotencyKey) {
+      return from + "\n" + idempotencyKey;
+    }
+
     public long receivedFrom(String source) {
       return received.get(source).getOrElse(0L);
     }
@@ -203,13 +225,17 @@ public final class UserEntity {
         }
         case RECEIVED -> {
           DirectReceived in = event.getReceived();
+          boolean transfer = in.getCounter() > 0;
+          boolean published = !in.getIdempotencyKey().isEmpty();
+          Reply.Accepted accepted =
+              new Reply.Accepted(in.getIdempotencyKey(), Ids.INBOX, seq, in.getMsgId(), event.getTs());
           return new State(
               userId,
               seq,
               nextRecent,
-              dedup,
+              published ? dedup.remember(publishedKey(in.getPeer(), in.getIdempotencyKey()), accepted, event.getTs()) : dedup,
               outbox,
-              received.put(Ids.userConversation(in.getPeer()), in.getCounter()),
+              transfer ? received.put(Ids.userConversation(in.getPeer()), in.getCounter()) : received,
               groups,
               cursors);
         }
@@ -291,6 +317,7 @@ public final class UserEntity {
     // Not event-sourced on purpose: sessions are live connections, the buffer holds commands
     // not yet written, and acks only shrink the outbox (lost acks just mean a harmless resend).
     private final Set<ActorRef<Push>> sessions = new HashSet<>();
+    private final Set<ActorRef<Push>> followers = new HashSet<>();
     private final List<Command> buffer = new ArrayList<>();
     private final AckTracker acks;
     private boolean flushScheduled;
@@ -360,6 +387,7 @@ public final class UserEntity {
         lastActivity = clock.millis();
       }
       if (command instanceof SendDirect
+          || command instanceof SystemMessage
           || command instanceof Deliver
           || command instanceof MembershipNotice
           || command instanceof MarkRead) {
@@ -380,6 +408,17 @@ public final class UserEntity {
       if (command instanceof Connect connect) {
         return connect(state, connect);
       }
+      if (command instanceof Follow follow) {
+        if (followers.add(follow.subscriber())) {
+          ctx.watchWith(follow.subscriber(), new SessionGone(follow.subscriber()));
+        }
+        follow.replyTo().tell(state.lastSeq());
+        return Effect().none();
+      }
+      if (command instanceof GetLastSeq get) {
+        get.replyTo().tell(state.lastSeq());
+        return Effect().none();
+      }
       if (command instanceof Disconnect disconnect) {
         sessions.remove(disconnect.session());
         return Effect().none();
@@ -393,6 +432,7 @@ public final class UserEntity {
       }
       if (command instanceof SessionGone gone) {
         sessions.remove(gone.session());
+        followers.remove(gone.session());
         return Effect().none();
       }
       if (command instanceof TransferAcked ta) {
@@ -438,6 +478,8 @@ public final class UserEntity {
     private void decide(Batch<State, InboxEvent> batch, Command command) {
       if (command instanceof SendDirect send) {
         decideSend(batch, send);
+      } else if (command instanceof SystemMessage message) {
+        decideSystemMessage(batch, message);
       } else if (command instanceof Deliver deliver) {
         decideDeliver(batch, deliver);
       } else if (command instanceof MembershipNotice notice) {
@@ -488,6 +530,36 @@ public final class UserEntity {
               acks.sent(peer, counter);
               transfer(peer, counter, event);
             }
+          });
+    }
+
+    private void decideSystemMessage(Batch<State, InboxEvent> batch, SystemMessage message) {
+      State state = batch.state();
+      var earlier = state.dedup().find(State.publishedKey(message.from(), message.idempotencyKey()));
+      if (earlier.isDefined()) {
+        batch.then(() -> message.replyTo().tell(earlier.get()));
+        return;
+      }
+      InboxEvent event =
+          InboxEvent.newBuilder()
+              .setTs(clock.millis())
+              .setReceived(
+                  DirectReceived.newBuilder()
+                      .setMsgId(UUID.randomUUID().toString())
+                      .setPeer(message.from())
+                      .setContentType(message.contentType())
+                      .setText(message.text())
+                      .setPayload(ByteString.copyFrom(message.payload()))
+                      .setIdempotencyKey(message.idempotencyKey()))
+              .build();
+      State after = state.apply(event);
+      batch.persist(event, after);
+      long seq = after.lastSeq();
+      batch.then(
+          () -> {
+            message.replyTo()
+                .tell(new Reply.Accepted(message.idempotencyKey(), Ids.INBOX, seq, event.getReceived().getMsgId(), event.getTs()));
+            push(new StreamItem.Inbox(userId, seq, event));
           });
     }
 
@@ -642,12 +714,15 @@ public final class UserEntity {
 
     private void push(Push item) {
       sessions.forEach(s -> s.tell(item));
+      followers.forEach(f -> f.tell(item));
     }
 
     private Effect<InboxEvent, State> tick(State state) {
       acks.resendStalled(state.outbox(), (peer, after) -> resend(state, peer, after));
       boolean idle = clock.millis() - lastActivity > settings.entity().passivateIdle().toMillis();
-      if (shard != null && idle && sessions.isEmpty() && buffer.isEmpty() && state.outbox().isEmpty()) {
+      // acks prune the outbox only when the next event is applied: check what is really unconfirmed
+      boolean allDelivered = state.pruneOutbox(acks.acked()).outbox().isEmpty();
+      if (shard != null && idle && sessions.isEmpty() && followers.isEmpty() && buffer.isEmpty() && allDelivered) {
         shard.tell(new ClusterSharding.Passivate<>(ctx.getSelf()));
       }
       return Effect().none();

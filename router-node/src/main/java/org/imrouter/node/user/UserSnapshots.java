@@ -53,7 +53,9 @@ final class UserSnapshots implements SnapshotAdapter<UserEntity.State> {
     }
     DedupWindow dedup = DedupWindow.empty(settings.dedupEntries(), settings.dedupWindow().toMillis());
     for (Dedup d : s.getDedupList()) {
-      dedup = dedup.remember(d.getKey(), new Reply.Accepted(d.getKey(), Ids.INBOX, d.getSeq(), d.getMsgId(), d.getTs()), d.getTs());
+      // a backend publish's key is "from\nkey"; the acceptance carries the key alone
+      String clientMsgId = d.getKey().substring(d.getKey().indexOf('\n') + 1);
+      dedup = dedup.remember(d.getKey(), new Reply.Accepted(clientMsgId, Ids.INBOX, d.getSeq(), d.getMsgId(), d.getTs()), d.getTs());
     }
     Outbox<InboxEvent> outbox = Outbox.empty();
     for (SeqEvent e : s.getOutboxList()) {

@@ -46,9 +46,9 @@ class NodeProcessTest {
     started.forEach(Process::destroyForcibly);
   }
 
-  private record Ports(int http, int management, int metrics, int cluster, int cassandra, int storage) {
+  private record Ports(int http, int grpc, int management, int metrics, int cluster, int cassandra, int storage) {
     static Ports free() throws IOException {
-      return new Ports(freePort(), freePort(), freePort(), freePort(), freePort(), freePort());
+      return new Ports(freePort(), freePort(), freePort(), freePort(), freePort(), freePort(), freePort());
     }
   }
 
@@ -64,6 +64,7 @@ class NodeProcessTest {
     env.remove("ROUTER_CASSANDRA_CONTACT_POINTS");
     env.put("ROUTER_DATA_DIR", dataDir.toString());
     env.put("ROUTER_HTTP_PORT", String.valueOf(ports.http()));
+    env.put("ROUTER_GRPC_PORT", String.valueOf(ports.grpc()));
     env.put("ROUTER_MANAGEMENT_PORT", String.valueOf(ports.management()));
     env.put("ROUTER_METRICS_PORT", String.valueOf(ports.metrics()));
     env.put("ROUTER_CLUSTER_PORT", String.valueOf(ports.cluster()));

@@ -20,12 +20,16 @@ import org.imrouter.persistence.embedded.EmbeddedCassandra;
  */
 public final class RouterTestNode implements AutoCloseable {
   private static final Duration START_TIMEOUT = Duration.ofSeconds(60);
+  /** The token of the node's default backend (may act as anyone, read everything). */
+  public static final String BACKEND_TOKEN = "test-backend-token";
+
   private static final String CONTACT_POINTS = "datastax-java-driver.basic.contact-points";
 
   private final String keyspace;
   private final Map<String, Object> overrides;
   private ActorSystem<Void> system;
   private int port;
+  private int grpcPort;
 
   public RouterTestNode(String name) {
     this(name, Map.of());
@@ -48,6 +52,8 @@ public final class RouterTestNode implements AutoCloseable {
                 String.join(
                     "\n",
                     "router.http.port = 0",
+                    "router.grpc.port = 0",
+                    "router.grpc.default-token = \"" + BACKEND_TOKEN + "\"",
                     "router.jwt.secret = \"" + Tokens.SECRET + "\"",
                     "pekko.remote.artery.canonical.port = 0",
                     "pekko.coordinated-shutdown.exit-jvm = off",
@@ -65,6 +71,7 @@ public final class RouterTestNode implements AutoCloseable {
     RouterNode node = RouterNode.start(system, RouterSettings.fromConfig(config));
     try {
       port = node.binding().toCompletableFuture().get(START_TIMEOUT.toSeconds(), TimeUnit.SECONDS).localAddress().getPort();
+      grpcPort = node.grpcBinding().toCompletableFuture().get(START_TIMEOUT.toSeconds(), TimeUnit.SECONDS).localAddress().getPort();
     } catch (Exception e) {
       throw new IllegalStateException("test node did not bind", e);
     }
@@ -80,6 +87,11 @@ public final class RouterTestNode implements AutoCloseable {
 
   public int port() {
     return port;
+  }
+
+  /** The gRPC ingress port. */
+  public int grpcPort() {
+    return grpcPort;
   }
 
   /** Stops this node (drained, as on SIGTERM) and starts a new one on the same data. */

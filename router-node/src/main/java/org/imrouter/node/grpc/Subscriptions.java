@@ -1,0 +1,116 @@
+package org.imrouter.node.grpc;
+
+import io.grpc.Status;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import org.apache.pekko.NotUsed;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.grpc.GrpcServiceException;
+import org.apache.pekko.japi.Pair;
+import org.apache.pekko.stream.BufferOverflowException;
+import org.apache.pekko.stream.OverflowStrategy;
+import org.apache.pekko.stream.javadsl.Source;
+import org.apache.pekko.stream.typed.javadsl.ActorSource;
+import org.imrouter.node.delivery.ItemFrames;
+import org.imrouter.node.group.GroupEntity;
+import org.imrouter.node.user.UserEntity;
+import org.imrouter.protocol.v1.StreamItem;
+
+/**
+ * {@code Subscribe(stream, afterSeq)}: history, then live, with no gap and no duplicate at the
+ * boundary. The live feed is registered first; the entity answers with its last seq L at that
+ * moment, so everything up to L is history (read page by page, with backpressure) and everything
+ * after L arrives live, in order. Live items wait in a bounded buffer while history streams; a
+ * subscriber that lets it overflow is ended with RESOURCE_EXHAUSTED (resubscribe from the last
+ * seq received) instead of growing memory without bound.
+ */
+final class Subscriptions {
+  private final ActorSystem<?> system;
+  private final ClusterSharding sharding;
+  private final StreamReader reader;
+  private final int bufferSize;
+  private final int pageSize;
+
+  Subscriptions(ActorSystem<?> system, ClusterSharding sharding, StreamReader reader, int bufferSize, int pageSize) {
+    this.system = system;
+    this.sharding = sharding;
+    this.reader = reader;
+    this.bufferSize = bufferSize;
+    this.pageSize = pageSize;
+  }
+
+  Source<StreamItem, NotUsed> subscribe(BackendStream stream, long afterSeq) {
+    Pair<ActorRef<Object>, Source<Object, NotUsed>> live =
+        ActorSource.actorRef(m -> false, m -> Optional.<Throwable>empty(), bufferSize, OverflowStrategy.fail())
+            .preMaterialize(system);
+    ActorRef<Object> feed = live.first();
+    if (stream.isInbox()) {
+      sharding.entityRefFor(UserEntity.ENTITY_TYPE_KEY, stream.id()).tell(new UserEntity.Follow(feed.narrow(), feed.narrow()));
+    } else {
+      sharding.entityRefFor(GroupEntity.ENTITY_TYPE_KEY, stream.id()).tell(new GroupEntity.Watch(feed.narrow(), Set.of()));
+    }
+    return live.second()
+        .prefixAndTail(1)
+        .flatMapConcat(
+            first -> {
+              long registeredAt = lastSeqOf(first.first().get(0));
+              return history(stream, afterSeq, registeredAt).concat(first.second().mapConcat(m -> liveItems(stream, m)));
+            })
+        .statefulMapConcat(
+            () -> {
+              long[] last = {afterSeq};
+              return item -> {
+                long seq = StreamReader.seqOf(item);
+                if (seq <= last[0]) {
+                  return List.of(); // already sent (the replay/live overlap)
+                }
+                last[0] = seq;
+                return List.of(item);
+              };
+            })
+        .mapError(
+            BufferOverflowException.class,
+            e -> new GrpcServiceException(
+                Status.RESOURCE_EXHAUSTED.withDescription("RATE_LIMITED: subscriber too slow; resubscribe from the last seq")));
+  }
+
+  private static long lastSeqOf(Object registered) {
+    if (registered instanceof Long seq) {
+      return seq;
+    }
+    return ((GroupEntity.Watching) registered).lastSeq();
+  }
+
+  /** Items (afterSeq, until], page by page: each page is read only when the previous was taken. */
+  private Source<StreamItem, NotUsed> history(BackendStream stream, long afterSeq, long until) {
+    return Source.unfoldAsync(
+            afterSeq,
+            cursor -> {
+              if (cursor >= until) {
+                return java.util.concurrent.CompletableFuture.completedFuture(Optional.empty());
+              }
+              return reader
+                  .page(stream, cursor, (int) Math.min(pageSize, until - cursor))
+                  .thenApply(
+                      page -> {
+                        List<StreamItem> items = page.getItemsList();
+                        long next = items.isEmpty() ? until : StreamReader.seqOf(items.get(items.size() - 1));
+                        return Optional.of(Pair.create(next, items));
+                      });
+            })
+        .mapConcat(items -> items);
+  }
+
+  private static List<StreamItem> liveItems(BackendStream stream, Object message) {
+    if (message instanceof org.imrouter.node.stream.StreamItem item) {
+      return List.of(StreamReader.named(stream, ItemFrames.toClient(item)));
+    }
+    if (message instanceof GroupEntity.FeedItem fi) {
+      return List.of(ItemFrames.toClient(fi.item()));
+    }
+    return List.of(); // typing signals and re-registrations are not stream items
+  }
+}
