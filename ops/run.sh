@@ -16,7 +16,7 @@ classpath_file=router-node/target/runtime.classpath
 if [ ! -f "$classpath_file" ] || [ -n "$(find pom.xml application.conf protocol persistence router-node/src router-node/pom.xml \
       -newer "$classpath_file" -type f -not -path '*/target/*' 2>/dev/null | head -1)" ]; then
   echo "building the router (first run or sources changed)..." >&2
-  mvn -B -q -DskipTests install >&2
+  mvn -B -q -Dmaven.test.skip=true install >&2
 fi
 
 export ROUTER_DATA_DIR="${ROUTER_DATA_DIR:-./.data}"

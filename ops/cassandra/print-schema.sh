@@ -4,6 +4,6 @@
 # Then run the nodes with ROUTER_CASSANDRA_AUTOCREATE=false.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-mvn -B -q -DskipTests install -pl persistence -am >&2
+mvn -B -q -Dmaven.test.skip=true install -pl persistence -am >&2
 cp="persistence/target/classes:$(mvn -B -q -pl persistence dependency:build-classpath -Dmdep.outputFile=/dev/stdout)"
 exec java -cp "$cp" org.imrouter.persistence.SchemaScript "$@"

@@ -184,10 +184,14 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
     if (previous == null || !previous.equals(w.group())) {
       getContext().watchWith(w.group(), new GroupGone(w.groupId()));
     }
+    // The answer is authoritative for the users asked about: a removal whose item never reached
+    // us (the group restarted in between) must still end delivery to that user.
     Set<String> confirmed = members.computeIfAbsent(w.groupId(), g -> new HashSet<>());
-    for (String user : w.members()) {
-      if (wanted.get(w.groupId()).contains(user)) {
+    for (String user : w.asked()) {
+      if (w.members().contains(user) && wanted.get(w.groupId()).contains(user)) {
         confirmed.add(user);
+      } else {
+        confirmed.remove(user);
       }
     }
     delivered.merge(w.groupId(), w.lastSeq(), Math::max);

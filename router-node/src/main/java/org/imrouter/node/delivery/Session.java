@@ -340,13 +340,13 @@ public final class Session extends AbstractBehavior<Session.Command> {
       error(ref, ErrorCode.TOO_LARGE, "text above " + limits.maxTextBytes() + " bytes or payload above " + limits.maxPayloadBytes());
       return;
     }
-    if (!rateLimiter.tryAcquire()) {
-      error(ref, ErrorCode.RATE_LIMITED, "more than " + limits.sendsPerSecond() + " sends per second");
-      return;
-    }
     var target = Ids.parseTarget(send.getTo());
     if (target.isEmpty()) {
       error(ref, ErrorCode.BAD_FRAME, "'to' must be user:<id> or group:<id>");
+      return;
+    }
+    if (!rateLimiter.tryAcquire()) { // only sends that could be written cost a token
+      error(ref, ErrorCode.RATE_LIMITED, "more than " + limits.sendsPerSecond() + " sends per second");
       return;
     }
     byte[] payload = send.getPayload().toByteArray();

@@ -128,8 +128,8 @@ public final class GroupEntity {
   /** What a watching gateway receives. */
   public sealed interface Feed {}
 
-  /** Answer to {@link Watch}: which of the asked users are members, as of {@code lastSeq}. */
-  public record Watching(String groupId, ActorRef<Command> group, long lastSeq, Set<String> members)
+  /** Answer to {@link Watch}: which of the {@code asked} users are members, as of {@code lastSeq}. */
+  public record Watching(String groupId, ActorRef<Command> group, long lastSeq, Set<String> asked, Set<String> members)
       implements Feed {}
 
   /** A new item of the group stream. */
@@ -385,7 +385,7 @@ public final class GroupEntity {
             members.add(u);
           }
         }
-        watch.gateway().tell(new Watching(groupId, ctx.getSelf(), state.lastSeq(), members));
+        watch.gateway().tell(new Watching(groupId, ctx.getSelf(), state.lastSeq(), Set.copyOf(watch.users()), members));
         return Effect().none();
       }
       if (command instanceof Unwatch unwatch) {

@@ -491,6 +491,12 @@ public final class UserEntity {
 
     private void decideSend(Batch<State, InboxEvent> batch, SendDirect send) {
       State state = batch.state();
+      if (send.clientMsgId().indexOf('\n') >= 0) {
+        // the dedup window also holds backend publishes as "from\nkey" (State.publishedKey): a
+        // key with a line break could take a backend's key in advance, or match one
+        batch.then(() -> send.replyTo().tell(Reply.reject(ErrorCode.BAD_FRAME, "clientMsgId must not contain a line break")));
+        return;
+      }
       if (!send.clientMsgId().isEmpty()) {
         var earlier = state.dedup().find(send.clientMsgId());
         if (earlier.isDefined()) {
