@@ -31,6 +31,7 @@ import org.imrouter.node.config.RouterSettings;
 import org.imrouter.node.metrics.RouterMetrics;
 import org.imrouter.node.stream.AckTracker;
 import org.imrouter.node.stream.Batch;
+import org.imrouter.node.stream.ClusterMessage;
 import org.imrouter.node.stream.DedupWindow;
 import org.imrouter.node.stream.ErrorCode;
 import org.imrouter.node.stream.Ids;
@@ -66,7 +67,7 @@ public final class GroupEntity {
 
   // ------------------------------------------------------------------ commands
 
-  public interface Command {}
+  public interface Command extends ClusterMessage {}
 
   /** Replies {@link Reply.Done}, or ALREADY_EXISTS, TOO_LARGE, BAD_FRAME. */
   public record Create(String actor, String title, List<String> members, ActorRef<Reply> replyTo) implements Command {}
@@ -120,13 +121,14 @@ public final class GroupEntity {
 
   // ------------------------------------------------------------------ replies and feed
 
-  public record Info(String groupId, boolean exists, long lastSeq, Role role) {}
+  public record Info(String groupId, boolean exists, long lastSeq, Role role) implements ClusterMessage {}
 
   /** Answer to {@link Describe}; members in the order they joined. */
-  public record Description(String groupId, boolean exists, long lastSeq, String title, Map<String, Role> members) {}
+  public record Description(String groupId, boolean exists, long lastSeq, String title, Map<String, Role> members)
+      implements ClusterMessage {}
 
   /** What a watching gateway receives. */
-  public sealed interface Feed {}
+  public sealed interface Feed extends ClusterMessage {}
 
   /** Answer to {@link Watch}: which of the {@code asked} users are members, as of {@code lastSeq}. */
   public record Watching(String groupId, ActorRef<Command> group, long lastSeq, Set<String> asked, Set<String> members)

@@ -6,7 +6,7 @@ import java.util.List;
  * What entities answer to requests. One sealed family so a session can hold one reply adapter;
  * each request documents which of these it may get.
  */
-public sealed interface Reply {
+public sealed interface Reply extends ClusterMessage {
 
   /** The item was written to the journal: the send is durable. */
   record Accepted(String clientMsgId, String stream, long seq, String msgId, long ts)

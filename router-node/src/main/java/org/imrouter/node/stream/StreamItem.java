@@ -1,5 +1,7 @@
 package org.imrouter.node.stream;
 
+import com.fasterxml.jackson.annotation.JsonSubTypes;
+import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import org.imrouter.protocol.persist.GroupEvent;
 import org.imrouter.protocol.persist.InboxEvent;
 
@@ -7,6 +9,11 @@ import org.imrouter.protocol.persist.InboxEvent;
  * One persisted item of a stream, as entities hand it to delivery: the stream owner, its seq
  * (the event's persistence sequence number) and the event itself.
  */
+@JsonTypeInfo(use = JsonTypeInfo.Id.NAME)
+@JsonSubTypes({
+  @JsonSubTypes.Type(value = StreamItem.Inbox.class, name = "inbox"),
+  @JsonSubTypes.Type(value = StreamItem.Group.class, name = "group")
+})
 public sealed interface StreamItem extends Push {
   long seq();
 

@@ -6,4 +6,4 @@ package org.imrouter.node.stream;
  * receiver was offered a later counter than the next one it needs, so something in between was
  * lost in flight and the sender should resend from {@code counter + 1}.
  */
-public record TransferAck(String receiver, long counter, boolean behind) {}
+public record TransferAck(String receiver, long counter, boolean behind) implements ClusterMessage {}

@@ -30,6 +30,7 @@ import org.imrouter.node.config.RouterSettings;
 import org.imrouter.node.metrics.RouterMetrics;
 import org.imrouter.node.stream.AckTracker;
 import org.imrouter.node.stream.Batch;
+import org.imrouter.node.stream.ClusterMessage;
 import org.imrouter.node.stream.DedupWindow;
 import org.imrouter.node.stream.ErrorCode;
 import org.imrouter.node.stream.Ids;
@@ -67,7 +68,7 @@ public final class UserEntity {
   // ------------------------------------------------------------------ commands
 
   /** Everything a user entity handles. */
-  public interface Command {}
+  public interface Command extends ClusterMessage {}
 
   /**
    * A message from this user to {@code to} ("user:X"). Replies {@link Reply.Accepted} once the
@@ -149,7 +150,7 @@ public final class UserEntity {
   // ------------------------------------------------------------------ replies
 
   /** Answer to {@link Connect}. */
-  public sealed interface ConnectResult {}
+  public sealed interface ConnectResult extends ClusterMessage {}
 
   /** The session is registered; what a welcome needs. */
   public record Connected(

@@ -1,0 +1,2 @@
+/** Serialization support for messages that cross nodes. */
+package org.imrouter.node.serialization;
