@@ -58,9 +58,13 @@ public final class RouterNode {
     ClusterSharding sharding = ClusterSharding.get(system);
     UserEntity.init(sharding, settings);
     GroupEntity.init(sharding, settings);
-    ActorRef<Gateway.Command> gateway =
-        system.systemActorOf(Gateway.create(sharding, settings.session().reregisterDelay()), "gateway", Props.empty());
     HistoryReader history = new HistoryReader(system, settings.readJournal());
+    ActorRef<Gateway.Command> gateway =
+        system.systemActorOf(
+            Gateway.create(
+                sharding, settings.session().reregisterDelay(), history, settings.session().askTimeout(), settings.limits().syncMaxLimit()),
+            "gateway",
+            Props.empty());
     JwtVerifier jwt = new JwtVerifier(settings.jwt());
     WebSocketRoute route = new WebSocketRoute(system, jwt, new Session.Deps(settings, sharding, gateway, history));
 

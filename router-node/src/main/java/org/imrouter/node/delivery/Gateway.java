@@ -1,7 +1,11 @@
 package org.imrouter.node.delivery;
 
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
@@ -9,6 +13,7 @@ import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
@@ -16,7 +21,9 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.imrouter.node.group.GroupEntity;
 import org.imrouter.node.stream.Ids;
 import org.imrouter.node.stream.Push;
+import org.imrouter.node.stream.Reply;
 import org.imrouter.node.stream.StreamItem;
+import org.imrouter.persistence.HistoryReader;
 import org.imrouter.protocol.persist.GroupEvent;
 import org.imrouter.protocol.persist.MembersChanged;
 
@@ -51,9 +58,17 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
 
   private record SessionGone(ActorRef<Push> session) implements Command {}
 
-  public static Behavior<Command> create(ClusterSharding sharding, Duration rewatchDelay) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new Gateway(ctx, timers, sharding, rewatchDelay)));
+  /** Items a group had written while this gateway was not watching it (it moved or restarted). */
+  private record Filled(String groupId, List<StreamItem.Group> items, Throwable failure) implements Command {}
+
+  public static Behavior<Command> create(
+      ClusterSharding sharding, Duration rewatchDelay, HistoryReader history, Duration askTimeout, int fillLimit) {
+    return Behaviors.setup(
+        ctx -> Behaviors.withTimers(timers -> new Gateway(ctx, timers, sharding, rewatchDelay, history, askTimeout, fillLimit)));
   }
+
+  /** The identity gap fills read groups as (trusted: ':' is outside the user id alphabet). */
+  private static final String READER = Ids.SYSTEM_PREFIX + "gateway";
 
   private final ClusterSharding sharding;
   private final TimerScheduler<Command> timers;
@@ -69,10 +84,24 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
   /** group → highest seq delivered here */
   private final Map<String, Long> delivered = new HashMap<>();
   private final Map<String, ActorRef<GroupEntity.Command>> watching = new HashMap<>();
+  /** groups with a gap fill in flight → live items that arrived meanwhile, delivered after it */
+  private final Map<String, List<StreamItem.Group>> heldDuringFill = new HashMap<>();
+  private final HistoryReader history;
+  private final Duration askTimeout;
+  private final int fillLimit;
 
   private Gateway(
-      ActorContext<Command> ctx, TimerScheduler<Command> timers, ClusterSharding sharding, Duration rewatchDelay) {
+      ActorContext<Command> ctx,
+      TimerScheduler<Command> timers,
+      ClusterSharding sharding,
+      Duration rewatchDelay,
+      HistoryReader history,
+      Duration askTimeout,
+      int fillLimit) {
     super(ctx);
+    this.history = history;
+    this.askTimeout = askTimeout;
+    this.fillLimit = fillLimit;
     this.sharding = sharding;
     this.timers = timers;
     this.rewatchDelay = rewatchDelay;
@@ -88,6 +117,7 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
         .onMessage(Joined.class, this::onJoined)
         .onMessage(FromGroup.class, this::onFeed)
         .onMessage(GroupGone.class, this::onGroupGone)
+        .onMessage(Filled.class, this::onFilled)
         .onMessage(Rewatch.class, r -> {
           if (wanted.containsKey(r.groupId())) {
             requestWatch(r.groupId(), wanted.get(r.groupId()));
@@ -149,6 +179,7 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
 
   private void stopWatching(String groupId) {
     wanted.remove(groupId);
+    heldDuringFill.remove(groupId);
     members.remove(groupId);
     delivered.remove(groupId);
     ActorRef<GroupEntity.Command> group = watching.remove(groupId);
@@ -194,14 +225,75 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
         confirmed.remove(user);
       }
     }
-    delivered.merge(w.groupId(), w.lastSeq(), Math::max);
+    Long seen = delivered.get(w.groupId());
+    if (seen == null) {
+      delivered.put(w.groupId(), w.lastSeq()); // a first watch: live from here, history is the client's sync
+    } else if (w.lastSeq() > seen) {
+      fill(w.groupId(), seen); // written while we were not watching (the group moved): fetch them
+    }
   }
 
   private void onItem(StreamItem.Group item) {
     String groupId = item.groupId();
-    if (item.seq() <= delivered.getOrDefault(groupId, 0L)) {
+    List<StreamItem.Group> held = heldDuringFill.get(groupId);
+    if (held != null) {
+      held.add(item); // keeps order: delivered after the items being fetched
+      return;
+    }
+    long seen = delivered.getOrDefault(groupId, 0L);
+    if (item.seq() <= seen) {
       return; // already delivered (a re-watch overlapping the live feed)
     }
+    if (seen > 0 && item.seq() > seen + 1) {
+      heldDuringFill.put(groupId, new ArrayList<>(List.of(item)));
+      fill(groupId, seen);
+      return;
+    }
+    deliver(item);
+  }
+
+  /** Fetches the items after {@code after} that this gateway missed; live items wait meanwhile. */
+  private void fill(String groupId, long after) {
+    heldDuringFill.computeIfAbsent(groupId, g -> new ArrayList<>());
+    CompletionStage<Reply> page =
+        AskPattern.ask(
+            sharding.entityRefFor(GroupEntity.ENTITY_TYPE_KEY, groupId),
+            replyTo -> new GroupEntity.Sync(READER, after, fillLimit, replyTo),
+            askTimeout,
+            getContext().getSystem().scheduler());
+    CompletionStage<List<StreamItem.Group>> items = page.thenCompose(r -> itemsOf(groupId, r));
+    getContext().pipeToSelf(items, (list, failure) -> new Filled(groupId, list, failure));
+  }
+
+  private CompletionStage<List<StreamItem.Group>> itemsOf(String groupId, Reply reply) {
+    if (reply instanceof Reply.HistoryPage page) {
+      return CompletableFuture.completedFuture(page.items().stream().map(i -> (StreamItem.Group) i).toList());
+    }
+    if (reply instanceof Reply.HistoryInJournal j) {
+      return history
+          .read(j.persistenceId(), j.fromSeq(), j.toSeq())
+          .thenApply(events -> events.stream()
+              .map(e -> new StreamItem.Group(groupId, e.sequenceNr(), (GroupEvent) e.event()))
+              .toList());
+    }
+    return CompletableFuture.completedFuture(List.of()); // the group is gone: nothing to fill
+  }
+
+  private Behavior<Command> onFilled(Filled filled) {
+    List<StreamItem.Group> held = heldDuringFill.remove(filled.groupId());
+    if (held == null || !wanted.containsKey(filled.groupId())) {
+      return this;
+    }
+    if (filled.failure() == null) {
+      filled.items().forEach(this::onItem);
+    }
+    // a failed fill leaves the gap to the clients' sync (they see the seq jump)
+    held.forEach(this::onItem);
+    return this;
+  }
+
+  private void deliver(StreamItem.Group item) {
+    String groupId = item.groupId();
     delivered.put(groupId, item.seq());
     Set<String> confirmed = members.computeIfAbsent(groupId, g -> new HashSet<>());
     GroupEvent event = item.event();

@@ -123,8 +123,12 @@ public final class GroupEntity {
 
   public record Info(String groupId, boolean exists, long lastSeq, Role role) implements ClusterMessage {}
 
-  /** Answer to {@link Describe}; members in the order they joined. */
-  public record Description(String groupId, boolean exists, long lastSeq, String title, Map<String, Role> members)
+  /**
+   * Answer to {@link Describe}; members in the order they joined. {@code watchers} is how many
+   * feeds each item goes out to: one per node with online members, plus backend subscriptions.
+   */
+  public record Description(
+      String groupId, boolean exists, long lastSeq, String title, Map<String, Role> members, int watchers)
       implements ClusterMessage {}
 
   /** What a watching gateway receives. */
@@ -370,7 +374,7 @@ public final class GroupEntity {
       if (command instanceof Describe d) {
         Map<String, Role> members = new java.util.LinkedHashMap<>();
         state.members().forEach(members::put);
-        d.replyTo().tell(new Description(groupId, state.created(), state.lastSeq(), state.title(), members));
+        d.replyTo().tell(new Description(groupId, state.created(), state.lastSeq(), state.title(), members, gateways.size()));
         return Effect().none();
       }
       if (command instanceof GetInfo info) {

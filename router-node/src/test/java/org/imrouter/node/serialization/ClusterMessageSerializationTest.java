@@ -89,7 +89,7 @@ class ClusterMessageSerializationTest {
         GroupEntity.Stop.INSTANCE,
         new GroupEntity.Info("g1", true, 5, Role.ADMIN),
         new GroupEntity.Info("g1", false, 0, null),
-        new GroupEntity.Description("g1", true, 9, "Team", members),
+        new GroupEntity.Description("g1", true, 9, "Team", members, 2),
         new GroupEntity.Watching("g1", ref(), 9, Set.of("alice", "carol"), Set.of("alice")),
         new GroupEntity.FeedItem(new StreamItem.Group("g1", 9, GROUP_EVENT)),
         new GroupEntity.FeedTyping("g1", "alice"),

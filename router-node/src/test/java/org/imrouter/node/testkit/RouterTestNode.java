@@ -85,6 +85,11 @@ public final class RouterTestNode implements AutoCloseable {
     return URI.create("ws://127.0.0.1:" + port + "/v1/ws" + (token == null ? "" : "?access_token=" + token));
   }
 
+  /** This node's cluster address, for other nodes' seed-nodes. */
+  public String clusterAddress() {
+    return org.apache.pekko.cluster.typed.Cluster.get(system).selfMember().address().toString();
+  }
+
   public int port() {
     return port;
   }
