@@ -4,17 +4,27 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.util.JsonFormat;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.stream.Collectors;
 import java.util.stream.LongStream;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.cluster.sharding.ShardRegion;
+import org.apache.pekko.cluster.sharding.typed.ClusterShardingQuery;
+import org.apache.pekko.cluster.sharding.typed.GetShardRegionState;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.imrouter.node.group.GroupEntity;
 import org.imrouter.node.testkit.RouterTestNode;
 import org.imrouter.node.testkit.Tokens;
 import org.imrouter.node.testkit.WsClient;
@@ -53,7 +63,7 @@ class GroupMessagingTest {
   private static final int RECENT_ITEMS = 3;
   /** Members per group, owner included: small, so that TOO_LARGE is reachable. */
   private static final int GROUP_SIZE = 4;
-  /** Small, so that the restart recovers groups from a snapshot plus the events after it. */
+  /** Small, so that the restart recovers groups from snapshots, not only by replaying events. */
   private static final int SNAPSHOT_EVERY = 4;
 
   private static final JsonFormat.Printer JSON = JsonFormat.printer().omittingInsignificantWhitespace();
@@ -153,6 +163,58 @@ class GroupMessagingTest {
       }
       dave.roundTrip(1);
       assertNoPostOf(dave, g, "a non-member online on the same node");
+
+      // a device that connects later finds the group in welcome and gets the next post, payload intact
+      try (WsClient bobTablet = WsClient.connect(node.wsUri(Tokens.valid("fan-bob")))) {
+        assertEquals(2, streamInfo(bobTablet.welcome(), stream(g)).orElseThrow().getLastSeq());
+        ByteString payload = ByteString.copyFromUtf8("{\"url\":\"https://files.example/x.png\"}");
+        send(carol, ClientFrame.newBuilder()
+            .setSend(Send.newBuilder().setClientMsgId("p2").setTo(stream(g)).setContentType("image/png").setPayload(payload))
+            .build());
+        Accepted second = carol.expectAccepted("p2").getAccepted();
+        assertEquals(3, second.getSeq());
+        for (WsClient device : List.of(alicePhone, aliceLaptop, bobPhone, bobLaptop, carol, bobTablet)) {
+          Message m = device.expect(f -> f.hasMessage() && f.getMessage().getSeq() == 3, "seq 3 on every device").getMessage();
+          assertEquals(second.getMsgId(), m.getMsgId());
+          assertEquals("image/png", m.getContentType());
+          assertEquals(payload, m.getPayload());
+          assertEquals("fan-carol", m.getFrom());
+        }
+      }
+      assertEquals("text/plain", sync(carol, stream(g), 1, 1).getItems(0).getMessage().getContentType(),
+          "a post without contentType is text/plain");
+    }
+  }
+
+  @Test
+  void typingIsRelayedToTheOtherOnlineMembersOnly() {
+    String g = "typ-g";
+    try (WsClient alice = connect("typ-alice"); WsClient bob = connect("typ-bob"); WsClient eve = connect("typ-eve")) {
+      createGroup(alice, "r1", g, "Typing", "typ-bob");
+      expectResult(alice, "r1");
+      expectAddedTo(alice, g);
+      expectAddedTo(bob, g);
+
+      bob.sendJson("{\"typing\":{\"to\":\"" + stream(g) + "\"}}");
+      var notice = alice.expect(ServerFrame::hasTyping, "typing from bob").getTyping();
+      assertEquals("typ-bob", notice.getFrom());
+      assertEquals(stream(g), notice.getConversation());
+
+      // a non-member's typing goes nowhere; its sync's answer shows the group handled both
+      eve.sendJson("{\"typing\":{\"to\":\"" + stream(g) + "\"}}");
+      syncRequest(eve, stream(g), 0, 10);
+      eve.expectError(stream(g), "NOT_A_MEMBER");
+
+      // a post travels the same group → gateway → session path after any typing relayed before it
+      post(alice, "p1", g, "barrier");
+      alice.expectAccepted("p1");
+      expectPost(alice, g, "barrier");
+      expectPost(bob, g, "barrier");
+      assertTrue(alice.unconsumed().stream().noneMatch(ServerFrame::hasTyping), "a non-member's typing was relayed");
+      assertTrue(bob.unconsumed().stream().noneMatch(ServerFrame::hasTyping), "the typist got its own typing");
+      eve.roundTrip(1);
+      assertTrue(eve.unconsumed().stream().noneMatch(ServerFrame::hasTyping), "a non-member got typing");
+      assertNoPostOf(eve, g, "a non-member");
     }
   }
 
@@ -344,9 +406,19 @@ class GroupMessagingTest {
       expectPost(carol, g, "much later");
       bobLaptop.roundTrip(3);
       assertNoPostOf(bobLaptop, g, "a removed member");
-    }
-    try (WsClient bobAgain = WsClient.connect(node.wsUri(Tokens.valid("rm-bob")))) {
-      assertTrue(streamInfo(bobAgain.welcome(), stream(g)).isEmpty(), "welcome after removal does not list the group");
+      try (WsClient bobAgain = WsClient.connect(node.wsUri(Tokens.valid("rm-bob")))) {
+        assertTrue(streamInfo(bobAgain.welcome(), stream(g)).isEmpty(), "welcome after removal does not list the group");
+      }
+
+      // added back, bob gets posts again and may read the whole stream, the time away included
+      addMembers(alice, "r3", g, "rm-bob");
+      expectResult(alice, "r3");
+      expectAddedTo(bobLaptop, g);
+      expectSystem(bobLaptop, g, SystemKind.MEMBER_ADDED);
+      post(alice, "back", g, "welcome back");
+      long backSeq = alice.expectAccepted("back").getAccepted().getSeq();
+      assertEquals(backSeq, expectPost(bobLaptop, g, "welcome back").getSeq());
+      assertEquals(LongStream.rangeClosed(1, backSeq).boxed().toList(), seqs(sync(bobLaptop, stream(g), 0, 100)));
     }
   }
 
@@ -635,7 +707,7 @@ class GroupMessagingTest {
       assertTrue(streamInfo(carol.welcome(), stream(g)).isEmpty(), "the removal survived the restart");
 
       History h = sync(alice, stream(g), 0, 100);
-      assertEquals(List.copyOf(LongStream.rangeClosed(1, lastSeq).boxed().toList()), seqs(h));
+      assertEquals(LongStream.rangeClosed(1, lastSeq).boxed().toList(), seqs(h));
       assertEquals("Restart", h.getItems(0).getSystem().getTitle());
       Map<Long, Accepted> bySeq = accepted.stream().collect(Collectors.toMap(Accepted::getSeq, a -> a));
       for (int i = 1; i <= 6; i++) {
@@ -657,6 +729,55 @@ class GroupMessagingTest {
       post(carol, "c1", g, "me too?");
       carol.expectError("c1", "NOT_A_MEMBER");
     }
+  }
+
+  /**
+   * An idle group with no online member leaves memory, also when its last event was a membership
+   * change (whose notices are acked, not journaled), and comes back with its stream intact. Runs
+   * on a node of its own: short idle and retry settings there would make the other tests'
+   * entities passivate at arbitrary points.
+   */
+  @Test
+  void anIdleGroupPassivatesAndComesBackIntact() {
+    String g = "pv-g";
+    try (RouterTestNode idleNode =
+        new RouterTestNode("group_passivation", Map.of("router.entity.passivate-idle", "1s", "router.entity.transfer-retry", "200ms"))) {
+      try (WsClient alice = WsClient.connect(idleNode.wsUri(Tokens.valid("pv-alice")))) {
+        alice.welcome();
+        createGroup(alice, "r1", g, "Idle", "pv-bob");
+        expectResult(alice, "r1");
+        expectAddedTo(alice, g);
+      }
+      TestProbe<Object> probe = TestProbe.create(idleNode.system());
+      probe.awaitAssert(
+          Duration.ofSeconds(10),
+          () -> {
+            assertFalse(liveGroups(idleNode).contains(g), "group " + g + " still in memory");
+            return null;
+          });
+
+      try (WsClient alice = WsClient.connect(idleNode.wsUri(Tokens.valid("pv-alice")));
+          WsClient bob = WsClient.connect(idleNode.wsUri(Tokens.valid("pv-bob")))) {
+        assertEquals(1, streamInfo(alice.welcome(), stream(g)).orElseThrow().getLastSeq());
+        assertEquals(1, streamInfo(bob.welcome(), stream(g)).orElseThrow().getLastSeq());
+        post(alice, "p1", g, "awake");
+        assertEquals(2, alice.expectAccepted("p1").getAccepted().getSeq());
+        expectPost(bob, g, "awake");
+        assertEquals(SystemKind.CREATED, sync(bob, stream(g), 0, 10).getItems(0).getSystem().getKind());
+      }
+    }
+  }
+
+  private static Set<String> liveGroups(RouterTestNode n) {
+    ShardRegion.CurrentShardRegionState state =
+        AskPattern.<ClusterShardingQuery, ShardRegion.CurrentShardRegionState>ask(
+                ClusterSharding.get(n.system()).shardState(),
+                replyTo -> new GetShardRegionState(GroupEntity.ENTITY_TYPE_KEY, replyTo),
+                WsClient.TIMEOUT,
+                n.system().scheduler())
+            .toCompletableFuture()
+            .join();
+    return state.getShards().stream().flatMap(s -> s.getEntityIds().stream()).collect(Collectors.toSet());
   }
 
   // ------------------------------------------------------------------ helpers
