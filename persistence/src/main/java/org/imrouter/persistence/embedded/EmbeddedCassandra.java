@@ -162,8 +162,8 @@ public final class EmbeddedCassandra implements CassandraEndpoint, AutoCloseable
         Objects.requireNonNull(settings, "settings");
         requireJava17();
         // a server still shutting down on the same port would pass the readiness probe in our place
-        requirePortFree(settings.nativePort(), "native transport");
-        requirePortFree(settings.storagePort(), "storage");
+        requirePortFree(settings.host(), settings.nativePort(), "native transport");
+        requirePortFree(settings.host(), settings.storagePort(), "storage");
 
         Path dataDir = settings.dataDir();
         boolean freshDirectory = !Files.isDirectory(dataDir.resolve("data"));
@@ -268,7 +268,7 @@ public final class EmbeddedCassandra implements CassandraEndpoint, AutoCloseable
     /** {@code 127.0.0.1:<nativePort>}, the driver's contact point. */
     @Override
     public String contactPoint() {
-        return HOST + ":" + settings.nativePort();
+        return settings.host() + ":" + settings.nativePort();
     }
 
     public int nativePort() {
@@ -335,8 +335,8 @@ public final class EmbeddedCassandra implements CassandraEndpoint, AutoCloseable
                 "cluster_name: " + yamlString(settings.clusterName()),
                 "num_tokens: 1",
                 "partitioner: org.apache.cassandra.dht.Murmur3Partitioner",
-                "listen_address: " + HOST,
-                "rpc_address: " + HOST,
+                "listen_address: " + settings.host(),
+                "rpc_address: " + settings.host(),
                 "storage_port: " + settings.storagePort(),
                 "start_native_transport: true",
                 "native_transport_port: " + settings.nativePort(),
@@ -344,7 +344,7 @@ public final class EmbeddedCassandra implements CassandraEndpoint, AutoCloseable
                 "  - class_name: org.apache.cassandra.locator.SimpleSeedProvider",
                 "    parameters:",
                 // no port here: a seed port different from storage_port means 'Unable to gossip with any peers'
-                "      - seeds: \"" + HOST + "\"",
+                "      - seeds: \"" + settings.seeds() + "\"",
                 "endpoint_snitch: SimpleSnitch",
                 // acknowledged writes reach the commit log at once and are synced every 10 s
                 "commitlog_sync: periodic",
@@ -442,7 +442,7 @@ public final class EmbeddedCassandra implements CassandraEndpoint, AutoCloseable
 
     private boolean nativePortAccepts() {
         try (Socket socket = new Socket()) {
-            socket.connect(new InetSocketAddress(HOST, settings.nativePort()), (int) PORT_PROBE_TIMEOUT.toMillis());
+            socket.connect(new InetSocketAddress(settings.host(), settings.nativePort()), (int) PORT_PROBE_TIMEOUT.toMillis());
             return true;
         } catch (IOException e) {
             return false;
@@ -450,7 +450,7 @@ public final class EmbeddedCassandra implements CassandraEndpoint, AutoCloseable
     }
 
     private String queryReleaseVersion() {
-        try (CqlSession session = openSession(HOST, settings.nativePort())) {
+        try (CqlSession session = openSession(settings.host(), settings.nativePort())) {
             Row row = session.execute("SELECT release_version FROM system.local").one();
             if (row == null) {
                 throw new IllegalStateException("system.local returned no row");
@@ -512,13 +512,13 @@ public final class EmbeddedCassandra implements CassandraEndpoint, AutoCloseable
         }
     }
 
-    private static void requirePortFree(int port, String purpose) {
+    private static void requirePortFree(String host, int port, String purpose) {
         try (ServerSocket probe = new ServerSocket()) {
             // like Cassandra's own listener: TIME_WAIT connections of an earlier run do not block the port
             probe.setReuseAddress(true);
-            probe.bind(new InetSocketAddress(HOST, port), 1);
+            probe.bind(new InetSocketAddress(host, port), 1);
         } catch (IOException e) {
-            throw new IllegalStateException("Cassandra's " + purpose + " port " + HOST + ":" + port
+            throw new IllegalStateException("Cassandra's " + purpose + " port " + host + ":" + port
                     + " is in use (another Cassandra still running or stopping?)", e);
         }
     }
@@ -562,7 +562,7 @@ public final class EmbeddedCassandra implements CassandraEndpoint, AutoCloseable
      *                    including {@code cassandra.unsafesystem}, that may lose data on a crash
      */
     public record Settings(Path dataDir, String clusterName, int nativePort, int storagePort, int heapMb,
-                           boolean throwaway) {
+                           boolean throwaway, String host, String seeds) {
 
         public static final String DEFAULT_CLUSTER_NAME = "im-router";
         public static final int DEFAULT_HEAP_MB = 512;
@@ -586,29 +586,40 @@ public final class EmbeddedCassandra implements CassandraEndpoint, AutoCloseable
             if (clusterName.isBlank()) {
                 throw new IllegalArgumentException("clusterName must not be blank");
             }
+            Objects.requireNonNull(host, "host");
+            Objects.requireNonNull(seeds, "seeds");
         }
 
         /** A durable server, e.g. for the run command: fixed ports, no start-up shortcuts. */
         public static Settings forRun(Path dataDir, int nativePort, int storagePort) {
-            return new Settings(dataDir, DEFAULT_CLUSTER_NAME, nativePort, storagePort, DEFAULT_HEAP_MB, false);
+            return new Settings(dataDir, DEFAULT_CLUSTER_NAME, nativePort, storagePort, DEFAULT_HEAP_MB, false, HOST, HOST);
         }
 
         /** A test server on two free ports with the fast-start shortcuts; never reuse its directory. */
         public static Settings throwaway(Path dataDir) {
             int[] ports = freeLoopbackPorts(2);
-            return new Settings(dataDir, DEFAULT_CLUSTER_NAME, ports[0], ports[1], DEFAULT_HEAP_MB, true);
+            return new Settings(dataDir, DEFAULT_CLUSTER_NAME, ports[0], ports[1], DEFAULT_HEAP_MB, true, HOST, HOST);
         }
 
         public Settings withHeapMb(int newHeapMb) {
-            return new Settings(dataDir, clusterName, nativePort, storagePort, newHeapMb, throwaway);
+            return new Settings(dataDir, clusterName, nativePort, storagePort, newHeapMb, throwaway, host, seeds);
         }
 
         public Settings withClusterName(String newClusterName) {
-            return new Settings(dataDir, newClusterName, nativePort, storagePort, heapMb, throwaway);
+            return new Settings(dataDir, newClusterName, nativePort, storagePort, heapMb, throwaway, host, seeds);
         }
 
         public Settings withThrowaway(boolean newThrowaway) {
-            return new Settings(dataDir, clusterName, nativePort, storagePort, heapMb, newThrowaway);
+            return new Settings(dataDir, clusterName, nativePort, storagePort, heapMb, newThrowaway, host, seeds);
+        }
+
+        /**
+         * One node of a multi-node cluster on loopback: its own address (127.0.0.2, …; Linux
+         * routes all of 127.0.0.0/8 to the loopback interface) and the seeds' addresses, comma
+         * separated. Every node then uses the same ports on its own address.
+         */
+        public Settings withAddress(String newHost, String newSeeds) {
+            return new Settings(dataDir, clusterName, nativePort, storagePort, heapMb, throwaway, newHost, newSeeds);
         }
 
         /**

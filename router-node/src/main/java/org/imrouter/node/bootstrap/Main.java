@@ -9,6 +9,7 @@ import java.util.List;
 import kamon.Kamon;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.management.cluster.bootstrap.ClusterBootstrap;
 import org.apache.pekko.management.javadsl.PekkoManagement;
 import org.imrouter.node.config.RouterSettings;
 import org.imrouter.persistence.embedded.EmbeddedCassandra;
@@ -55,6 +56,13 @@ public final class Main {
       log.info("embedded Cassandra ready at {}", contactPoints);
     }
     config = withContactPoints(config, contactPoints);
+    String seeds = System.getenv("ROUTER_SEED_NODES");
+    if (seeds != null && !seeds.isBlank()) {
+      config =
+          ConfigFactory.empty()
+              .withValue("pekko.cluster.seed-nodes", ConfigValueFactory.fromIterable(split(seeds)))
+              .withFallback(config);
+    }
 
     Kamon.init(config); // metrics exporter on router.metrics.port
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), SYSTEM_NAME, config);
@@ -67,10 +75,19 @@ public final class Main {
     });
     RouterNode.start(system, settings);
     PekkoManagement.get(system).start();
+    switch (settings.clusterJoin()) {
+      case RouterNode.JOIN_BOOTSTRAP -> ClusterBootstrap.get(system).start();
+      case RouterNode.JOIN_SEEDS, RouterNode.JOIN_SELF -> {} // seeds: Pekko joins them by itself
+      default -> throw new IllegalArgumentException("router.cluster.join must be self, seeds or bootstrap");
+    }
+  }
+
+  private static List<String> split(String csv) {
+    return Arrays.stream(csv.split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList();
   }
 
   private static Config withContactPoints(Config config, String contactPoints) {
-    List<String> points = Arrays.stream(contactPoints.split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList();
+    List<String> points = split(contactPoints);
     return ConfigFactory.empty()
         .withValue("datastax-java-driver.basic.contact-points", ConfigValueFactory.fromIterable(points))
         .withFallback(config);

@@ -34,6 +34,10 @@ import org.slf4j.LoggerFactory;
 public final class RouterNode {
   private static final Logger log = LoggerFactory.getLogger(RouterNode.class);
   private static final Duration UNBIND_DEADLINE = Duration.ofSeconds(10);
+  /** router.cluster.join values */
+  public static final String JOIN_SELF = "self";
+  public static final String JOIN_SEEDS = "seeds";
+  public static final String JOIN_BOOTSTRAP = "bootstrap";
 
   private final CompletionStage<ServerBinding> binding;
   private final CompletionStage<ServerBinding> grpcBinding;
@@ -52,7 +56,8 @@ public final class RouterNode {
 
   public static RouterNode start(ActorSystem<?> system, RouterSettings settings) {
     Cluster cluster = Cluster.get(system);
-    if (system.settings().config().getStringList("pekko.cluster.seed-nodes").isEmpty()) {
+    boolean noSeeds = system.settings().config().getStringList("pekko.cluster.seed-nodes").isEmpty();
+    if (settings.clusterJoin().equals(JOIN_SELF) && noSeeds) {
       cluster.manager().tell(Join.create(cluster.selfMember().address()));
     }
     ClusterSharding sharding = ClusterSharding.get(system);

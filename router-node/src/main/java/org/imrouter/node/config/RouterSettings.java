@@ -17,7 +17,8 @@ public record RouterSettings(
     Session session,
     String readJournal,
     Cassandra cassandra,
-    Grpc grpc) {
+    Grpc grpc,
+    String clusterJoin) {
 
   public record Http(String host, int port) {}
 
@@ -112,7 +113,8 @@ public record RouterSettings(
             c.getInt("cassandra.embedded.storage-port"),
             Math.toIntExact(c.getBytes("cassandra.embedded.heap") / BYTES_PER_MIB),
             c.getDuration("cassandra.embedded.start-timeout")),
-        grpc(c.getConfig("grpc")));
+        grpc(c.getConfig("grpc")),
+        c.getString("cluster.join"));
   }
 
   private static Grpc grpc(Config g) {
