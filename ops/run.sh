@@ -13,8 +13,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 classpath_file=router-node/target/runtime.classpath
-if [ ! -f "$classpath_file" ] || [ -n "$(find pom.xml application.conf protocol persistence router-node/src router-node/pom.xml \
-      -newer "$classpath_file" -type f -not -path '*/target/*' 2>/dev/null | head -1)" ]; then
+# ROUTER_SKIP_BUILD=1: the caller built already (ops/cluster starts several nodes at once)
+if [ -z "${ROUTER_SKIP_BUILD:-}" ] && { [ ! -f "$classpath_file" ] || [ -n "$(find pom.xml application.conf \
+      protocol/pom.xml protocol/src persistence/pom.xml persistence/src/main router-node/pom.xml router-node/src/main \
+      -newer "$classpath_file" -type f 2>/dev/null | head -1)" ]; }; then
   echo "building the router (first run or sources changed)..." >&2
   mvn -B -q -Dmaven.test.skip=true install >&2
 fi

@@ -5,4 +5,4 @@ cd "$(dirname "$0")/../.."
 . ops/cluster/env.sh
 n=${1:-4}
 ops/cluster/start-node.sh "$n"
-wait_http_200 "http://127.0.0.1:$((8557 + n))/ready" 300 && echo "router-$n ready"
+wait_http_200 "$(management_url "$n")/ready" 300 && echo "router-$n ready"

@@ -1,6 +1,7 @@
-# Shared by the ops/cluster scripts: where each local process lives. Router node N (1-based) uses
-# HTTP 8080+10(N-1), gRPC 8081+10(N-1), management 8557+N, metrics 9094+N, Artery 25519+N.
-# Cassandra node N listens on 127.0.0.N (CQL 9042, storage 7000).
+# Shared by the ops/cluster scripts: where each local process lives. Node N (1-based) has its own
+# loopback address 127.0.0.N (Linux routes all of 127.0.0.0/8 to lo), so every process keeps the
+# default ports: router WebSocket 8080, gRPC 8081, management 8558, metrics 9095, Artery 25520;
+# Cassandra CQL 9042, storage 7000.
 CLUSTER_DIR="${ROUTER_CLUSTER_DIR:-$(pwd)/.data/cluster}"
 CASSANDRA_SEEDS="127.0.0.1"
 CASSANDRA_CONTACT_POINTS="127.0.0.1:9042,127.0.0.2:9042,127.0.0.3:9042"
@@ -8,10 +9,11 @@ CASSANDRA_HEAP_MB="${CASSANDRA_HEAP_MB:-512}"
 
 router_env() { # N: prints the environment of router node N
   local n=$1
-  echo "ROUTER_HTTP_PORT=$((8080 + 10 * (n - 1))) ROUTER_GRPC_PORT=$((8081 + 10 * (n - 1)))" \
-       "ROUTER_MANAGEMENT_PORT=$((8557 + n)) ROUTER_METRICS_PORT=$((9094 + n)) ROUTER_CLUSTER_PORT=$((25519 + n))" \
+  echo "ROUTER_BIND_HOST=127.0.0.$n ROUTER_CLUSTER_HOST=127.0.0.$n" \
        "ROUTER_CASSANDRA_CONTACT_POINTS=$CASSANDRA_CONTACT_POINTS ROUTER_DATA_DIR=$CLUSTER_DIR/router-$n"
 }
+
+management_url() { echo "http://127.0.0.$1:8558"; }
 
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 

@@ -9,7 +9,6 @@ dir="$CLUSTER_DIR/cassandra-$n"; mkdir -p "$dir"
 if pid_alive "$dir/pid"; then echo "cassandra-$n already running"; exit 0; fi
 cp_file=persistence/target/runtime.classpath
 [ -f "$cp_file" ] || mvn -B -q -Dmaven.test.skip=true install -pl persistence -am >&2
-[ -f "$cp_file" ] || mvn -B -q -pl persistence dependency:build-classpath -Dmdep.outputFile="$cp_file" >&2
 nohup java -Xmx128m -cp "persistence/target/classes:$(cat "$cp_file")" org.imrouter.persistence.embedded.CassandraNodeMain \
   "$dir/data" "127.0.0.$n" "$CASSANDRA_SEEDS" 9042 7000 "$CASSANDRA_HEAP_MB" > "$dir/launcher.log" 2>&1 &
 echo $! > "$dir/pid"

@@ -7,7 +7,8 @@ cd "$(dirname "$0")/../.."
 n=$1
 dir="$CLUSTER_DIR/router-$n"; mkdir -p "$dir"
 if pid_alive "$dir/pid"; then echo "router-$n already running"; exit 0; fi
-env $(router_env "$n") JAVA_OPTS="-Dconfig.file=$(pwd)/ops/cluster/local.conf ${JAVA_OPTS:-}" \
+[ -f router-node/target/runtime.classpath ] || mvn -B -q -Dmaven.test.skip=true install >&2
+env $(router_env "$n") ROUTER_SKIP_BUILD=1 JAVA_OPTS="-Dconfig.file=$(pwd)/ops/cluster/local.conf ${JAVA_OPTS:-}" \
   nohup ops/run.sh > "$dir/node.log" 2>&1 &
 echo $! > "$dir/pid"
-echo "router-$n starting: ws://127.0.0.1:$((8080 + 10 * (n - 1)))/v1/ws, management :$((8557 + n)) (log $dir/node.log)"
+echo "router-$n starting: ws://127.0.0.$n:8080/v1/ws, gRPC 127.0.0.$n:8081, $(management_url "$n") (log $dir/node.log)"

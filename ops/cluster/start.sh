@@ -7,7 +7,6 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 . ops/cluster/env.sh
 mvn -B -q -Dmaven.test.skip=true install >&2
-mvn -B -q -pl persistence dependency:build-classpath -Dmdep.outputFile=persistence/target/runtime.classpath >&2
 for n in 1 2 3; do
   ops/cluster/start-cassandra.sh "$n"
   wait_cql "127.0.0.$n" 300 || { echo "cassandra-$n did not come up"; exit 1; }
@@ -15,7 +14,7 @@ for n in 1 2 3; do
 done
 for n in 1 2 3; do ops/cluster/start-node.sh "$n"; done
 for n in 1 2 3; do
-  wait_http_200 "http://127.0.0.1:$((8557 + n))/ready" 300 || { echo "router-$n not ready"; exit 1; }
+  wait_http_200 "$(management_url "$n")/ready" 300 || { echo "router-$n not ready"; exit 1; }
   echo "router-$n ready"
 done
 ops/cluster/status.sh

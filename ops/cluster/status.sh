@@ -10,11 +10,11 @@ for d in "$CLUSTER_DIR"/cassandra-* "$CLUSTER_DIR"/router-*; do
   if pid_alive "$d/pid"; then state="running (pid $(cat "$d/pid"))"; else state="stopped"; fi
   if [[ $name == router-* ]]; then
     n=${name#router-}
-    state="$state, /ready $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$((8557 + n))/ready")"
+    state="$state, /ready $(curl -s -o /dev/null -w '%{http_code}' "$(management_url "$n")/ready")"
   fi
   echo "$name: $state"
 done
 for n in 1 2 3 4 5; do
-  members=$(curl -s "http://127.0.0.1:$((8557 + n))/cluster/members" 2>/dev/null) || continue
+  members=$(curl -s "$(management_url "$n")/cluster/members" 2>/dev/null) || continue
   [ -n "$members" ] && { echo "members (seen by router-$n): $members"; break; }
 done
