@@ -423,6 +423,12 @@ public final class GroupEntity {
         return Effect().none();
       }
       if (command == Stop.INSTANCE) {
+        if (!buffer.isEmpty()) {
+          // commands taken in but not written yet: the pending flush writes and answers them,
+          // then this stop comes round again (sharding sends nothing new to a stopping entity)
+          ctx.getSelf().tell(Stop.INSTANCE);
+          return Effect().none();
+        }
         return Effect().stop();
       }
       throw new IllegalArgumentException("unhandled " + command);

@@ -27,6 +27,7 @@ final class BackendAuth {
   private static final String BACKEND_SCOPE = "backend";
   private static final String ACT_AS_CLAIM = "act_as";
   private static final String MAY_READ_CLAIM = "may_read";
+  private static final String JWT_NAME_PREFIX = "jwt:";
   /** What the default backend (ROUTER_BACKEND_TOKEN) may do: everything. */
   private static final List<String> EVERY_IDENTITY = List.of("user:*", "system:*");
   private static final List<String> EVERY_STREAM = List.of("inbox:*", "group:*");
@@ -90,7 +91,7 @@ final class BackendAuth {
     List<String> actAs = token.getClaim(ACT_AS_CLAIM).asList(String.class);
     List<String> read = token.getClaim(MAY_READ_CLAIM).asList(String.class);
     return new Backend(
-        token.getSubject(),
+        JWT_NAME_PREFIX + token.getSubject(), // never the name of a configured backend (rate limits are per name)
         actAs != null ? actAs : List.of(Ids.SYSTEM_PREFIX + token.getSubject()),
         read != null ? read : List.of());
   }

@@ -97,8 +97,13 @@ final class Subscriptions {
                   .thenApply(
                       page -> {
                         List<StreamItem> items = page.getItemsList();
-                        long next = items.isEmpty() ? until : StreamReader.seqOf(items.get(items.size() - 1));
-                        return Optional.of(Pair.create(next, items));
+                        if (items.isEmpty()) {
+                          // items up to `until` exist: a page without them must not pass as the end
+                          throw IngressError.of(
+                              org.imrouter.node.stream.ErrorCode.UNAVAILABLE,
+                              "history after seq " + cursor + " could not be read; resubscribe from it");
+                        }
+                        return Optional.of(Pair.create(StreamReader.seqOf(items.get(items.size() - 1)), items));
                       });
             })
         .mapConcat(items -> items);

@@ -3,16 +3,18 @@ package org.imrouter.node.user;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.ConfigFactory;
+import io.vavr.collection.Vector;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.JUnit5TestKitBuilder;
@@ -37,6 +39,7 @@ import org.apache.pekko.persistence.testkit.javadsl.PersistenceTestKit;
 import org.imrouter.node.config.RouterSettings;
 import org.imrouter.node.stream.ErrorCode;
 import org.imrouter.node.stream.Ids;
+import org.imrouter.node.stream.Outbox;
 import org.imrouter.node.stream.Push;
 import org.imrouter.node.stream.Reply;
 import org.imrouter.node.stream.StreamItem;
@@ -73,6 +76,8 @@ class UserEntityTest {
   private static final String USER = "alice";
   private static final String PID = UserEntity.persistenceId(USER).id();
   private static final String TEXT = "text/plain";
+  private static final Duration SHARDING_START = Duration.ofSeconds(15);
+  private static final Duration GATE_TIMEOUT = Duration.ofSeconds(5);
 
   @JUnit5TestKit
   final ActorTestKit testKit =
@@ -97,9 +102,13 @@ class UserEntityTest {
     });
     sharding = ClusterSharding.get(testKit.system());
     sharding.init(Entity.of(UserEntity.ENTITY_TYPE_KEY, ctx -> peerStub(ctx.getEntityId())));
-    // Commands and replies are local records holding ActorRefs, never written anywhere: only
-    // events are checked. The State is not serialized either: UserSnapshots turns it into a
-    // UserSnapshot first (PersistenceSerializationTest round-trips that through the serializer).
+    // the region buffers until it has registered with the coordinator: wait for that once here
+    Peer first = peer("first");
+    sharding.entityRefFor(UserEntity.ENTITY_TYPE_KEY, first.id()).tell(new UserEntity.TypingFrom("first"));
+    first.probe().expectMessage(SHARDING_START, new UserEntity.TypingFrom("first"));
+    // Only events are checked: commands and replies are messages, not stored data (their wire
+    // format is tested apart), and the State is never serialized as such: UserSnapshots turns it
+    // into a UserSnapshot first (PersistenceSerializationTest round-trips that).
     alice =
         EventSourcedBehaviorTestKit.create(
             testKit.system(),
@@ -124,7 +133,8 @@ class UserEntityTest {
 
     List<Reply.Accepted> accepted = new ArrayList<>();
     List<InboxEvent> events = new ArrayList<>();
-    for (String[] send : new String[][] {{"c1", bob.id}, {"c2", bob.id}, {"c3", carol.id}, {"c4", bob.id}}) {
+    for (String[] send :
+        new String[][] {{"c1", bob.address()}, {"c2", bob.address()}, {"c3", carol.address()}, {"c4", bob.address()}}) {
       var result = alice.<Reply>runCommand(r -> send(send[0], send[1], "text " + send[0], r));
       accepted.add(result.replyOfType(Reply.Accepted.class));
       assertEquals(1, result.events().size());
@@ -157,10 +167,10 @@ class UserEntityTest {
   @Test
   void aRepeatedClientMsgIdGetsTheOriginalAcceptanceAndCreatesNothing() {
     Peer bob = peer("bob");
-    var first = alice.<Reply>runCommand(r -> send("same", bob.id, "hello", r));
+    var first = alice.<Reply>runCommand(r -> send("same", bob.address(), "hello", r));
     bob.expectDeliver();
 
-    var again = alice.<Reply>runCommand(r -> send("same", bob.id, "hello, edited", r));
+    var again = alice.<Reply>runCommand(r -> send("same", bob.address(), "hello, edited", r));
 
     assertEquals(first.reply(), again.reply());
     assertTrue(again.hasNoEvents());
@@ -171,8 +181,8 @@ class UserEntityTest {
   @Test
   void sendsWithoutAClientMsgIdAreNotDeduplicated() {
     Peer bob = peer("bob");
-    var first = alice.<Reply>runCommand(r -> send("", bob.id, "one", r));
-    var second = alice.<Reply>runCommand(r -> send("", bob.id, "two", r));
+    var first = alice.<Reply>runCommand(r -> send("", bob.address(), "one", r));
+    var second = alice.<Reply>runCommand(r -> send("", bob.address(), "two", r));
 
     assertEquals(1, first.replyOfType(Reply.Accepted.class).seq());
     assertEquals(2, second.replyOfType(Reply.Accepted.class).seq());
@@ -203,20 +213,21 @@ class UserEntityTest {
   void commandsThatQueueUpGoOutAsOneJournalWriteEachWithItsOwnSeqAndReply() {
     String user = "batcher-" + peerIds.incrementAndGet();
     String pid = UserEntity.persistenceId(user).id();
-    List<Integer> writes = Collections.synchronizedList(new ArrayList<>());
+    RecordingJournal recording = new RecordingJournal(pid);
     PersistenceTestKit journal = alice.persistenceTestKit();
-    journal.withPolicy(new WriteSizes(pid, writes));
+    journal.withPolicy(recording);
     try {
       TestProbe<Reply> replies = testKit.createTestProbe();
       ActorRef<UserEntity.Command> entity = testKit.spawn(UserEntity.create(user, settings, sharding, null));
       String self = Ids.userConversation(user);
-      // told back to back: all are in the mailbox before the first flush runs
+      // all three arrive while the entity is still recovering, so they are in hand together
       entity.tell(send("b1", self, "1", replies.ref()));
       entity.tell(send("b2", self, "2", replies.ref()));
       entity.tell(send("b3", self, "3", replies.ref()));
+      recording.recoveryGate.countDown();
 
       assertEquals(List.of(1L, 2L, 3L), replies.receiveSeveralMessages(3).stream().map(r -> ((Reply.Accepted) r).seq()).toList());
-      assertEquals(List.of(3), writes);
+      assertEquals(List.of(3), recording.writeSizes);
       testKit.stop(entity);
     } finally {
       journal.resetPolicy();
@@ -258,7 +269,7 @@ class UserEntityTest {
     Peer bob = peer("bob");
     List<Reply.Accepted> accepted = new ArrayList<>();
     for (String id : List.of("c1", "c2", "c3")) {
-      accepted.add(alice.<Reply>runCommand(r -> send(id, bob.id, id, r)).replyOfType(Reply.Accepted.class));
+      accepted.add(alice.<Reply>runCommand(r -> send(id, bob.address(), id, r)).replyOfType(Reply.Accepted.class));
     }
     UserEntity.Deliver first = bob.expectDeliver();
     bob.expectDeliver();
@@ -276,8 +287,8 @@ class UserEntityTest {
   @Test
   void ackedTransfersLeaveTheOutboxWithTheNextEvent() {
     Peer bob = peer("bob");
-    alice.<Reply>runCommand(r -> send("c1", bob.id, "1", r));
-    alice.<Reply>runCommand(r -> send("c2", bob.id, "2", r));
+    alice.<Reply>runCommand(r -> send("c1", bob.address(), "1", r));
+    alice.<Reply>runCommand(r -> send("c2", bob.address(), "2", r));
     UserEntity.Deliver first = bob.expectDeliver();
     bob.expectDeliver();
     assertEquals(List.of(1L, 2L), counters(alice.getState().outbox().unacked(bob.id, 0)));
@@ -292,8 +303,8 @@ class UserEntityTest {
   @Test
   void unconfirmedTransfersAreResentAfterRecovery() {
     Peer bob = peer("bob");
-    var a1 = alice.<Reply>runCommand(r -> send("c1", bob.id, "1", r)).replyOfType(Reply.Accepted.class);
-    var a2 = alice.<Reply>runCommand(r -> send("c2", bob.id, "2", r)).replyOfType(Reply.Accepted.class);
+    var a1 = alice.<Reply>runCommand(r -> send("c1", bob.address(), "1", r)).replyOfType(Reply.Accepted.class);
+    var a2 = alice.<Reply>runCommand(r -> send("c2", bob.address(), "2", r)).replyOfType(Reply.Accepted.class);
     bob.expectDeliver().ackTo().tell(new TransferAck(bob.id, 1, false));
     bob.expectDeliver();
 
@@ -309,12 +320,12 @@ class UserEntityTest {
   void theOutboxOfASnapshotIsWhatIsResentAfterRecovery() {
     Peer bob = peer("bob");
     Peer carol = peer("carol");
-    alice.<Reply>runCommand(r -> send("c1", bob.id, "1", r));
-    var a2 = alice.<Reply>runCommand(r -> send("c2", bob.id, "2", r)).replyOfType(Reply.Accepted.class);
+    alice.<Reply>runCommand(r -> send("c1", bob.address(), "1", r));
+    var a2 = alice.<Reply>runCommand(r -> send("c2", bob.address(), "2", r)).replyOfType(Reply.Accepted.class);
     bob.expectDeliver().ackTo().tell(new TransferAck(bob.id, 1, false));
     bob.expectDeliver();
     // the third event prunes bob's acked 1 and is snapshotted (snapshot-every = 3)
-    var a3 = alice.<Reply>runCommand(r -> send("c3", carol.id, "3", r)).replyOfType(Reply.Accepted.class);
+    var a3 = alice.<Reply>runCommand(r -> send("c3", carol.address(), "3", r)).replyOfType(Reply.Accepted.class);
     carol.expectDeliver();
     UserSnapshot snapshot = alice.snapshotTestKit().orElseThrow().expectNextPersistedClass(PID, UserSnapshot.class);
     assertEquals(3, snapshot.getLastSeq());
@@ -327,7 +338,7 @@ class UserEntityTest {
     bob.probe.expectNoMessage();
     carol.probe.expectNoMessage();
     // counters continue from the snapshot
-    alice.<Reply>runCommand(r -> send("c4", bob.id, "4", r));
+    alice.<Reply>runCommand(r -> send("c4", bob.address(), "4", r));
     assertEquals(3, bob.expectDeliver().counter());
   }
 
@@ -393,6 +404,64 @@ class UserEntityTest {
     assertEquals(2, removed.state().receivedFrom(Ids.groupStream("g1")));
   }
 
+  // ------------------------------------------------------------------ backend publishes
+
+  @Test
+  void aSystemMessageIsStoredOncePerSenderAndKeyAndLeavesTransferCountersAlone() {
+    var first = alice.<Reply>runCommand(r -> system("system:billing", "inv-1", "due", r));
+    Reply.Accepted accepted = first.replyOfType(Reply.Accepted.class);
+    DirectReceived received = first.event().getReceived();
+    assertEquals(new Reply.Accepted("inv-1", Ids.INBOX, 1, received.getMsgId(), first.event().getTs()), accepted);
+    assertEquals("system:billing", received.getPeer());
+    assertEquals("inv-1", received.getIdempotencyKey());
+    assertEquals(0, received.getCounter());
+    assertTrue(first.state().received().isEmpty());
+
+    var retry = alice.<Reply>runCommand(r -> system("system:billing", "inv-1", "due", r));
+    assertEquals(accepted, retry.reply());
+    assertTrue(retry.hasNoEvents());
+
+    // the key is the sender's own: another sender, or the user, may use the same string
+    var other = alice.<Reply>runCommand(r -> system("system:alerts", "inv-1", "hi", r));
+    assertEquals(2, other.replyOfType(Reply.Accepted.class).seq());
+    Peer bob = peer("bob");
+    var own = alice.<Reply>runCommand(r -> send("inv-1", bob.address(), "mine", r));
+    assertEquals(3, own.replyOfType(Reply.Accepted.class).seq());
+    bob.expectDeliver();
+  }
+
+  @Test
+  void aUserCannotTakeABackendsIdempotencyKeyInAdvance() {
+    Peer bob = peer("bob");
+    // a clientMsgId shaped like the dedup key of a backend's publish to this inbox
+    var crafted = alice.<Reply>runCommand(r -> send("system:billing\ninv-9", bob.address(), "x", r));
+    assertEquals(ErrorCode.BAD_FRAME, crafted.replyOfType(Reply.Rejection.class).code());
+    assertTrue(crafted.hasNoEvents());
+    bob.probe.expectNoMessage();
+
+    // so the backend's publish is stored, not answered with the user's acceptance
+    var published = alice.<Reply>runCommand(r -> system("system:billing", "inv-9", "invoice", r));
+    Reply.Accepted accepted = published.replyOfType(Reply.Accepted.class);
+    assertEquals("invoice", published.event().getReceived().getText());
+    assertEquals(published.event().getReceived().getMsgId(), accepted.msgId());
+    assertEquals("inv-9", accepted.clientMsgId());
+  }
+
+  @Test
+  void aFollowerGetsEveryNewItemWithoutTakingAConnection() {
+    alice.<TransferAck>runCommand(ack -> deliver("bob", 1, "m1", ack));
+    TestProbe<Push> follower = testKit.createTestProbe();
+    assertEquals(1L, alice.<Long>runCommand(r -> new UserEntity.Follow(follower.ref(), r)).reply());
+    for (int i = 0; i < settings.limits().connectionsPerUser(); i++) {
+      connect(testKit.createTestProbe(), UserEntity.Connected.class);
+    }
+
+    InboxEvent next = alice.<TransferAck>runCommand(ack -> deliver("bob", 2, "m2", ack)).event();
+
+    follower.expectMessage(new StreamItem.Inbox(USER, 2, next));
+    assertEquals(2L, alice.<Long>runCommand(UserEntity.GetLastSeq::new).reply());
+  }
+
   // ------------------------------------------------------------------ read cursors
 
   @Test
@@ -414,11 +483,11 @@ class UserEntityTest {
     }
 
     long end = alice.getState().lastSeq();
-    assertRejected(new UserEntity.MarkRead(Ids.INBOX, end + 1, null), ErrorCode.BAD_FRAME);
-    assertRejected(new UserEntity.MarkRead(Ids.INBOX, -1, null), ErrorCode.BAD_FRAME);
-    assertRejected(new UserEntity.MarkRead("user:bob", 1, null), ErrorCode.BAD_FRAME);
-    assertRejected(new UserEntity.MarkRead("nonsense", 1, null), ErrorCode.BAD_FRAME);
-    assertRejected(new UserEntity.MarkRead("group:g1", 1, null), ErrorCode.NOT_A_MEMBER);
+    assertReadRejected(Ids.INBOX, end + 1, ErrorCode.BAD_FRAME);
+    assertReadRejected(Ids.INBOX, -1, ErrorCode.BAD_FRAME);
+    assertReadRejected("user:bob", 1, ErrorCode.BAD_FRAME);
+    assertReadRejected("nonsense", 1, ErrorCode.BAD_FRAME);
+    assertReadRejected("group:g1", 1, ErrorCode.NOT_A_MEMBER);
 
     alice.<TransferAck>runCommand(ack -> notice("g1", 1, true, ack));
     var group = alice.<Reply>runCommand(r -> new UserEntity.MarkRead("group:g1", 7, r));
@@ -517,10 +586,10 @@ class UserEntityTest {
     connect(phone, UserEntity.Connected.class);
     connect(laptop, UserEntity.Connected.class);
 
-    InboxEvent sent = alice.<Reply>runCommand(r -> send("c1", bob.id, "hi", r)).event();
+    InboxEvent sent = alice.<Reply>runCommand(r -> send("c1", bob.address(), "hi", r)).event();
     InboxEvent received = alice.<TransferAck>runCommand(ack -> deliver("bob", 1, "m1", ack)).event();
     InboxEvent read = alice.<Reply>runCommand(r -> new UserEntity.MarkRead(Ids.INBOX, 2, r)).event();
-    alice.<Reply>runCommand(r -> send("c1", bob.id, "hi", r));
+    alice.<Reply>runCommand(r -> send("c1", bob.address(), "hi", r));
     alice.<TransferAck>runCommand(ack -> deliver("bob", 1, "m1", ack));
     alice.runCommand(new UserEntity.TypingFrom("bob"));
     bob.expectDeliver();
@@ -543,7 +612,7 @@ class UserEntityTest {
     Peer carol = peer("carol");
     alice.<TransferAck>runCommand(ack -> deliver("bob", 1, "m1", ack));
     alice.<TransferAck>runCommand(ack -> notice("g1", 1, true, ack));
-    Reply.Accepted accepted = alice.<Reply>runCommand(r -> send("c1", carol.id, "hi", r)).replyOfType(Reply.Accepted.class);
+    Reply.Accepted accepted = alice.<Reply>runCommand(r -> send("c1", carol.address(), "hi", r)).replyOfType(Reply.Accepted.class);
     carol.expectDeliver();
     alice.<Reply>runCommand(r -> new UserEntity.MarkRead(Ids.INBOX, 2, r));
     alice.<Reply>runCommand(r -> new UserEntity.MarkRead("group:g1", 9, r));
@@ -566,14 +635,19 @@ class UserEntityTest {
   @Test
   void recoveryFromASnapshotAloneGivesTheSameStateAndBehaviour() {
     Peer carol = peer("carol");
+    Peer dave = peer("dave");
     alice.<TransferAck>runCommand(ack -> deliver("bob", 1, "m1", ack));
+    alice.<Reply>runCommand(r -> send("d1", dave.address(), "hey", r));
+    dave.expectDeliver().ackTo().tell(new TransferAck(dave.id, 1, false));
+    // from this event on, dave's counter is in no pending item, only in the sent counters
     alice.<TransferAck>runCommand(ack -> notice("g1", 1, true, ack));
-    Reply.Accepted accepted = alice.<Reply>runCommand(r -> send("c1", carol.id, "hi", r)).replyOfType(Reply.Accepted.class);
+    Reply.Accepted accepted = alice.<Reply>runCommand(r -> send("c1", carol.address(), "hi", r)).replyOfType(Reply.Accepted.class);
     carol.expectDeliver();
-    alice.<Reply>runCommand(r -> new UserEntity.MarkRead(Ids.INBOX, 2, r));
     alice.<Reply>runCommand(r -> new UserEntity.MarkRead("group:g1", 9, r));
-    alice.<TransferAck>runCommand(ack -> deliver("bob", 2, "m2", ack));
+    Reply.Accepted published =
+        alice.<Reply>runCommand(r -> system("system:billing", "inv-1", "due", r)).replyOfType(Reply.Accepted.class);
     UserEntity.State before = alice.getState();
+    assertTrue(before.outbox().unacked(dave.id, 0).isEmpty());
     var snapshots = alice.snapshotTestKit().orElseThrow();
     assertEquals(3, snapshots.expectNextPersistedClass(PID, UserSnapshot.class).getLastSeq());
     assertEquals(6, snapshots.expectNextPersistedClass(PID, UserSnapshot.class).getLastSeq());
@@ -584,16 +658,25 @@ class UserEntityTest {
 
     assertEquals(before, after);
     assertEquals(6, after.lastSeq());
-    assertEquals(2, after.receivedFrom("user:bob"));
+    assertEquals(1, after.receivedFrom("user:bob"));
+    assertEquals(9, after.cursor("group:g1"));
     assertSameBehaviourAfterRecovery(carol, accepted, 7);
+    var retry = alice.<Reply>runCommand(r -> system("system:billing", "inv-1", "due", r));
+    assertEquals(published, retry.reply());
+    assertTrue(retry.hasNoEvents());
+    // dave's next message is his 2, not a second 1 that his inbox would drop as a resend
+    alice.<Reply>runCommand(r -> send("d2", dave.address(), "again", r));
+    assertEquals(2, dave.expectDeliver().counter());
+    dave.probe.expectNoMessage();
   }
+
 
   /** What recovery must have kept, seen from outside: dedup, counters both ways, the outbox. */
   private void assertSameBehaviourAfterRecovery(Peer carol, Reply.Accepted accepted, long nextSeq) {
     // the unacked transfer is resent
     assertEquals(accepted.msgId(), carol.expectDeliver().msgId());
 
-    var again = alice.<Reply>runCommand(r -> send("c1", carol.id, "hi", r));
+    var again = alice.<Reply>runCommand(r -> send("c1", carol.address(), "hi", r));
     assertEquals(accepted, again.reply());
     assertTrue(again.hasNoEvents());
 
@@ -602,7 +685,7 @@ class UserEntityTest {
     var notice = alice.<TransferAck>runCommand(ack -> notice("g1", 1, true, ack));
     assertTrue(notice.hasNoEvents());
 
-    var next = alice.<Reply>runCommand(r -> send("c2", carol.id, "more", r));
+    var next = alice.<Reply>runCommand(r -> send("c2", carol.address(), "more", r));
     assertEquals(nextSeq, next.replyOfType(Reply.Accepted.class).seq());
     assertEquals(2, carol.expectDeliver().counter());
     carol.probe.expectNoMessage();
@@ -612,15 +695,15 @@ class UserEntityTest {
 
   @Test
   void anUnackedTransferIsResentOnTheTickAndTheEntityPassivatesOnlyOnceItIsAcked() {
-    Duration retry = Duration.ofMillis(100);
-    Duration idle = Duration.ofMillis(200);
+    Duration retry = Duration.ofMillis(50);
+    Duration idle = Duration.ofMillis(100);
     String user = "idler-" + peerIds.incrementAndGet();
     Peer bob = peer("bob");
     TestProbe<ClusterSharding.ShardCommand> shard = testKit.createTestProbe();
     TestProbe<Reply> replies = testKit.createTestProbe();
     ActorRef<UserEntity.Command> entity = testKit.spawn(UserEntity.create(user, quick(retry, idle), sharding, shard.ref()));
 
-    entity.tell(send("c1", Ids.userConversation(bob.id), "hi", replies.ref()));
+    entity.tell(send("c1", bob.address(), "hi", replies.ref()));
     replies.expectMessageClass(Reply.Accepted.class);
     UserEntity.Deliver first = bob.expectDeliver();
     assertEquals(1, first.counter());
@@ -629,15 +712,36 @@ class UserEntityTest {
     shard.expectNoMessage(idle.multipliedBy(3));
 
     first.ackTo().tell(new TransferAck(bob.id, 1, false));
-    ClusterSharding.Passivate<?> passivate = shard.expectMessageClass(ClusterSharding.Passivate.class);
-    assertEquals(entity, passivate.entity());
+    shard.expectMessage(new ClusterSharding.Passivate<>(entity));
     testKit.stop(entity);
+  }
+
+  @Test
+  void theHandOffStopWritesAndAnswersWhatIsBufferedFirst() {
+    String user = "handoff-" + peerIds.incrementAndGet();
+    String self = Ids.userConversation(user);
+    TestProbe<Reply> replies = testKit.createTestProbe();
+    ActorRef<UserEntity.Command> entity = testKit.spawn(UserEntity.create(user, settings, sharding, null));
+
+    // sharding's stop right behind a send: the send is buffered, its flush queued after the stop
+    entity.tell(send("c1", self, "last words", replies.ref()));
+    entity.tell(UserEntity.Stop.INSTANCE);
+
+    Reply.Accepted accepted = replies.expectMessageClass(Reply.Accepted.class);
+    replies.expectTerminated(entity);
+    List<Object> stored = alice.persistenceTestKit().persistedInStorage(UserEntity.persistenceId(user).id());
+    assertEquals(1, stored.size());
+    assertEquals(((InboxEvent) stored.get(0)).getSent().getMsgId(), accepted.msgId());
   }
 
   // ------------------------------------------------------------------ helpers
 
   /** A peer user: its sharded "User" entity forwards everything to {@code probe}. */
   private record Peer(String id, TestProbe<UserEntity.Command> probe) {
+    String address() {
+      return Ids.userConversation(id);
+    }
+
     UserEntity.Deliver expectDeliver() {
       return probe.expectMessageClass(UserEntity.Deliver.class);
     }
@@ -662,28 +766,20 @@ class UserEntityTest {
 
   /** The test settings with a fast housekeeping tick (and restart backoff) and idle timeout. */
   private RouterSettings quick(Duration transferRetry, Duration passivateIdle) {
-    RouterSettings.EntitySettings e = settings.entity();
-    return new RouterSettings(
-        settings.http(),
-        settings.jwt(),
-        settings.limits(),
-        new RouterSettings.EntitySettings(
-            e.recentItems(),
-            e.dedupEntries(),
-            e.dedupWindow(),
-            e.snapshotEvery(),
-            e.keepSnapshots(),
-            transferRetry,
-            passivateIdle,
-            e.maxBatch()),
-        settings.session(),
-        settings.readJournal(),
-        settings.cassandra());
+    return RouterSettings.fromConfig(
+        ConfigFactory.parseMap(
+                Map.of(
+                    "router.entity.transfer-retry", transferRetry.toMillis() + "ms",
+                    "router.entity.passivate-idle", passivateIdle.toMillis() + "ms"))
+            .withFallback(testKit.system().settings().config()));
   }
 
   private static UserEntity.SendDirect send(String clientMsgId, String to, String text, ActorRef<Reply> replyTo) {
-    String target = to.contains(":") || to.equals("bob") || to.equals("inbox") ? to : Ids.userConversation(to);
-    return new UserEntity.SendDirect(clientMsgId, target, TEXT, text, new byte[] {1, 2}, replyTo);
+    return new UserEntity.SendDirect(clientMsgId, to, TEXT, text, new byte[] {1, 2}, replyTo);
+  }
+
+  private static UserEntity.SystemMessage system(String from, String key, String text, ActorRef<Reply> replyTo) {
+    return new UserEntity.SystemMessage(from, key, TEXT, text, new byte[0], replyTo);
   }
 
   private static UserEntity.Deliver deliver(String from, long counter, String msgId, ActorRef<TransferAck> ackTo) {
@@ -702,13 +798,13 @@ class UserEntityTest {
     assertEquals(text, deliver.text());
   }
 
-  private static List<Long> counters(io.vavr.collection.Vector<? extends org.imrouter.node.stream.Outbox.Pending<?>> pending) {
+  private static List<Long> counters(Vector<? extends Outbox.Pending<?>> pending) {
     return pending.map(p -> p.counter()).toJavaList();
   }
 
-  private void assertRejected(UserEntity.MarkRead template, ErrorCode code) {
-    var result = alice.<Reply>runCommand(r -> new UserEntity.MarkRead(template.stream(), template.seq(), r));
-    assertEquals(code, result.replyOfType(Reply.Rejection.class).code(), template.stream() + "@" + template.seq());
+  private void assertReadRejected(String stream, long seq, ErrorCode code) {
+    var result = alice.<Reply>runCommand(r -> new UserEntity.MarkRead(stream, seq, r));
+    assertEquals(code, result.replyOfType(Reply.Rejection.class).code(), stream + "@" + seq);
     assertTrue(result.hasNoEvents());
   }
 
@@ -725,14 +821,40 @@ class UserEntityTest {
     return type.cast(result);
   }
 
-  /** Records the size of every atomic write of one persistence id; lets every operation pass. */
-  private record WriteSizes(String persistenceId, List<Integer> sizes) implements ProcessingPolicy<JournalOperation> {
+  /**
+   * Lets every journal operation pass, but holds the recovery reads of one persistence id until
+   * {@link #recoveryGate} opens and records the size of each of its atomic writes.
+   */
+  private static final class RecordingJournal implements ProcessingPolicy<JournalOperation> {
+    final CountDownLatch recoveryGate = new CountDownLatch(1);
+    final List<Integer> writeSizes = Collections.synchronizedList(new ArrayList<>());
+    private final String persistenceId;
+
+    RecordingJournal(String persistenceId) {
+      this.persistenceId = persistenceId;
+    }
+
     @Override
     public ProcessingResult tryProcess(String pid, JournalOperation operation) {
-      if (pid.equals(persistenceId) && operation instanceof WriteEvents write) {
-        sizes.add(write.getBatch().size());
+      if (pid.equals(persistenceId)) {
+        if (operation instanceof WriteEvents write) {
+          writeSizes.add(write.getBatch().size());
+        } else {
+          awaitGate();
+        }
       }
       return ProcessingSuccess.getInstance();
+    }
+
+    private void awaitGate() {
+      try {
+        if (!recoveryGate.await(GATE_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
+          throw new IllegalStateException("recovery gate never opened");
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException(e);
+      }
     }
   }
 }
