@@ -3,7 +3,6 @@ package org.imrouter.node.group;
 import com.google.protobuf.ByteString;
 import io.vavr.collection.LinkedHashMap;
 import java.time.Clock;
-import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -40,6 +39,7 @@ import org.imrouter.node.stream.RecentItems;
 import org.imrouter.node.stream.Reply;
 import org.imrouter.node.stream.StreamItem;
 import org.imrouter.node.stream.TransferAck;
+import org.imrouter.node.stream.WriteBuffer;
 import org.imrouter.node.user.UserEntity;
 import org.imrouter.protocol.persist.GroupCreated;
 import org.imrouter.protocol.persist.GroupEvent;
@@ -279,8 +279,7 @@ public final class GroupEntity {
     // Outside the journal on purpose: watching gateways are live subscriptions, the buffer holds
     // commands not yet written.
     private final Set<ActorRef<Feed>> gateways = new HashSet<>();
-    private final List<Command> buffer = new ArrayList<>();
-    private boolean flushScheduled;
+    private final WriteBuffer<Command> buffer;
     private long lastActivity;
 
     Logic(
@@ -304,6 +303,7 @@ public final class GroupEntity {
       this.clock = clock;
       this.ackRef = ctx.messageAdapter(TransferAck.class, NoticeAcked::new);
       this.acks = new AckTracker(clock, settings.entity().transferRetry().toMillis());
+      this.buffer = new WriteBuffer<>(settings.entity().maxBatch(), () -> ctx.getSelf().tell(Flush.INSTANCE));
       this.lastActivity = clock.millis();
     }
 
@@ -351,10 +351,6 @@ public final class GroupEntity {
           || command instanceof Leave
           || command instanceof Post) {
         buffer.add(command);
-        if (!flushScheduled) {
-          flushScheduled = true;
-          ctx.getSelf().tell(Flush.INSTANCE);
-        }
         return Effect().none();
       }
       if (command == Flush.INSTANCE) {
@@ -437,31 +433,11 @@ public final class GroupEntity {
     // ---------------------------------------------------------------- batch write
 
     private Effect<GroupEvent, State> flush(State state) {
-      flushScheduled = false;
-      int size = Math.min(buffer.size(), settings.entity().maxBatch());
-      List<Command> commands = new ArrayList<>(buffer.subList(0, size));
-      buffer.subList(0, size).clear();
       Batch<State, GroupEvent> batch = new Batch<>(state);
-      for (Command c : commands) {
+      for (Command c : buffer.take()) {
         decide(batch, c);
       }
-      if (!buffer.isEmpty()) {
-        flushScheduled = true;
-        ctx.getSelf().tell(Flush.INSTANCE);
-      }
-      if (batch.events().isEmpty()) {
-        batch.runAfterWrite();
-        return Effect().none();
-      }
-      long started = System.nanoTime();
-      int written = batch.events().size();
-      return Effect()
-          .persist(batch.events())
-          .thenRun(
-              after -> {
-                RouterMetrics.batchWritten("group", written, java.time.Duration.ofNanos(System.nanoTime() - started));
-                batch.runAfterWrite();
-              });
+      return batch.effect(Effect(), "group");
     }
 
     private void decide(Batch<State, GroupEvent> batch, Command command) {

@@ -1,7 +1,11 @@
 package org.imrouter.node.stream;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import org.apache.pekko.persistence.typed.javadsl.Effect;
+import org.apache.pekko.persistence.typed.javadsl.EffectFactories;
+import org.imrouter.node.metrics.RouterMetrics;
 
 /**
  * What one journal write of a batching entity does: the events to persist, in order, and what
@@ -38,5 +42,27 @@ public final class Batch<S, E> {
 
   public void runAfterWrite() {
     afterWrite.forEach(Runnable::run);
+  }
+
+  /**
+   * The effect that writes the batch as one journal write, then runs what waits for it; with no
+   * events (every command was a duplicate or refused) the replies go out at once.
+   *
+   * @param entity the entity kind, for the persist metrics
+   */
+  public Effect<E, S> effect(EffectFactories<E, S> effects, String entity) {
+    if (events.isEmpty()) {
+      runAfterWrite();
+      return effects.none();
+    }
+    long started = System.nanoTime();
+    int written = events.size();
+    return effects
+        .persist(events)
+        .thenRun(
+            after -> {
+              RouterMetrics.batchWritten(entity, written, Duration.ofNanos(System.nanoTime() - started));
+              runAfterWrite();
+            });
   }
 }

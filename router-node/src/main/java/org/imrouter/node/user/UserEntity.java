@@ -4,7 +4,6 @@ import com.google.protobuf.ByteString;
 import io.vavr.collection.HashMap;
 import io.vavr.collection.TreeSet;
 import java.time.Clock;
-import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -27,7 +26,6 @@ import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehavior;
 import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
 import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
 import org.imrouter.node.config.RouterSettings;
-import org.imrouter.node.metrics.RouterMetrics;
 import org.imrouter.node.stream.AckTracker;
 import org.imrouter.node.stream.Batch;
 import org.imrouter.node.stream.ClusterMessage;
@@ -40,6 +38,7 @@ import org.imrouter.node.stream.RecentItems;
 import org.imrouter.node.stream.Reply;
 import org.imrouter.node.stream.StreamItem;
 import org.imrouter.node.stream.TransferAck;
+import org.imrouter.node.stream.WriteBuffer;
 import org.imrouter.protocol.persist.DirectReceived;
 import org.imrouter.protocol.persist.DirectSent;
 import org.imrouter.protocol.persist.GroupMembership;
@@ -319,9 +318,8 @@ public final class UserEntity {
     // not yet written, and acks only shrink the outbox (lost acks just mean a harmless resend).
     private final Set<ActorRef<Push>> sessions = new HashSet<>();
     private final Set<ActorRef<Push>> followers = new HashSet<>();
-    private final List<Command> buffer = new ArrayList<>();
+    private final WriteBuffer<Command> buffer;
     private final AckTracker acks;
-    private boolean flushScheduled;
     private long lastActivity;
 
     Logic(
@@ -347,6 +345,7 @@ public final class UserEntity {
       this.clock = clock;
       this.ackRef = ctx.messageAdapter(TransferAck.class, TransferAcked::new);
       this.acks = new AckTracker(clock, settings.entity().transferRetry().toMillis());
+      this.buffer = new WriteBuffer<>(settings.entity().maxBatch(), () -> ctx.getSelf().tell(Flush.INSTANCE));
       this.lastActivity = clock.millis();
       timers.startTimerWithFixedDelay(Tick.INSTANCE, settings.entity().transferRetry());
     }
@@ -393,10 +392,6 @@ public final class UserEntity {
           || command instanceof MembershipNotice
           || command instanceof MarkRead) {
         buffer.add(command);
-        if (!flushScheduled) {
-          flushScheduled = true;
-          ctx.getSelf().tell(Flush.INSTANCE);
-        }
         return Effect().none();
       }
       if (command == Flush.INSTANCE) {
@@ -455,31 +450,11 @@ public final class UserEntity {
     // ---------------------------------------------------------------- batch write
 
     private Effect<InboxEvent, State> flush(State state) {
-      flushScheduled = false;
-      int size = Math.min(buffer.size(), settings.entity().maxBatch());
-      List<Command> commands = new ArrayList<>(buffer.subList(0, size));
-      buffer.subList(0, size).clear();
       Batch<State, InboxEvent> batch = new Batch<>(state);
-      for (Command c : commands) {
+      for (Command c : buffer.take()) {
         decide(batch, c);
       }
-      if (!buffer.isEmpty()) {
-        flushScheduled = true;
-        ctx.getSelf().tell(Flush.INSTANCE);
-      }
-      if (batch.events().isEmpty()) {
-        batch.runAfterWrite();
-        return Effect().none();
-      }
-      long started = System.nanoTime();
-      int written = batch.events().size();
-      return Effect()
-          .persist(batch.events())
-          .thenRun(
-              after -> {
-                RouterMetrics.batchWritten("user", written, java.time.Duration.ofNanos(System.nanoTime() - started));
-                batch.runAfterWrite();
-              });
+      return batch.effect(Effect(), "user");
     }
 
     private void decide(Batch<State, InboxEvent> batch, Command command) {
