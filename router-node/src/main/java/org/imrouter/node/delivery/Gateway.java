@@ -47,8 +47,14 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
 
   public record Offline(ActorRef<Push> session) implements Command {}
 
-  /** The user's inbox says it joined {@code groupId}: start watching for it. */
-  public record Joined(String userId, String groupId) implements Command {}
+  /**
+   * The user's inbox says it joined {@code groupId}: start watching for it. {@code replyTo} hears
+   * {@link JoinSettled} once the group has answered, so from then on its items reach the user live.
+   */
+  public record Joined(String userId, String groupId, ActorRef<JoinSettled> replyTo) implements Command {}
+
+  /** Answer to {@link Joined}. */
+  public record JoinSettled(String groupId) {}
 
   private record FromGroup(GroupEntity.Feed feed) implements Command {}
 
@@ -81,6 +87,8 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
   private final Map<String, Set<String>> wanted = new HashMap<>();
   /** group → local users the group confirmed as members */
   private final Map<String, Set<String>> members = new HashMap<>();
+  /** group → user → sessions waiting for {@link JoinSettled} */
+  private final Map<String, Map<String, List<ActorRef<JoinSettled>>>> settling = new HashMap<>();
   /** group → highest seq delivered here */
   private final Map<String, Long> delivered = new HashMap<>();
   private final Map<String, ActorRef<GroupEntity.Command>> watching = new HashMap<>();
@@ -139,10 +147,23 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
   }
 
   private Behavior<Command> onJoined(Joined joined) {
-    if (sessionsByUser.containsKey(joined.userId())) {
-      want(joined.userId(), joined.groupId());
+    if (!sessionsByUser.containsKey(joined.userId()) || members.getOrDefault(joined.groupId(), Set.of()).contains(joined.userId())) {
+      joined.replyTo().tell(new JoinSettled(joined.groupId()));
+      return this;
     }
+    settling.computeIfAbsent(joined.groupId(), g -> new HashMap<>())
+        .computeIfAbsent(joined.userId(), u -> new ArrayList<>())
+        .add(joined.replyTo());
+    want(joined.userId(), joined.groupId());
     return this;
+  }
+
+  private void settle(String groupId, String userId) {
+    Map<String, List<ActorRef<JoinSettled>>> byUser = settling.get(groupId);
+    List<ActorRef<JoinSettled>> waiting = byUser == null ? null : byUser.remove(userId);
+    if (waiting != null) {
+      waiting.forEach(w -> w.tell(new JoinSettled(groupId)));
+    }
   }
 
   private void want(String userId, String groupId) {
@@ -178,6 +199,10 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
   }
 
   private void stopWatching(String groupId) {
+    Map<String, List<ActorRef<JoinSettled>>> waiting = settling.remove(groupId);
+    if (waiting != null) {
+      waiting.values().forEach(list -> list.forEach(w -> w.tell(new JoinSettled(groupId))));
+    }
     wanted.remove(groupId);
     heldDuringFill.remove(groupId);
     members.remove(groupId);
@@ -224,6 +249,7 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
       } else {
         confirmed.remove(user);
       }
+      settle(w.groupId(), user);
     }
     Long seen = delivered.get(w.groupId());
     if (seen == null) {

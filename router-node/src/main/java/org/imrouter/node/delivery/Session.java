@@ -94,6 +94,9 @@ public final class Session extends AbstractBehavior<Session.Command> {
 
   private record UserEntityGone() implements Command {}
 
+  /** The gateway watches a group the user just joined (or gave up waiting): release held pushes. */
+  private record JoinSettled(String groupId) implements Command {}
+
   private enum Reconnect implements Command {
     INSTANCE
   }
@@ -144,6 +147,12 @@ public final class Session extends AbstractBehavior<Session.Command> {
   private final ActorRef<Push> pushRef;
   private final SendRateLimiter rateLimiter;
   private final List<Push> beforeWelcome = new ArrayList<>();
+  private final ActorRef<Gateway.JoinSettled> joinSettledRef;
+  // After an ADDED_TO_GROUP item the session holds it, and everything after it, until the node
+  // watches the group for this user: a client that sees ADDED_TO_GROUP gets every later item of
+  // the group live (and the earlier ones with sync).
+  private final List<Push> heldForJoin = new ArrayList<>();
+  private String holdingFor;
   private boolean welcomed;
   private boolean binary;
   private boolean closed;
@@ -166,6 +175,7 @@ public final class Session extends AbstractBehavior<Session.Command> {
     this.limits = deps.settings().limits();
     this.askTimeout = deps.settings().session().askTimeout();
     this.pushRef = ctx.messageAdapter(Push.class, Pushed::new);
+    this.joinSettledRef = ctx.messageAdapter(Gateway.JoinSettled.class, j -> new JoinSettled(j.groupId()));
     this.rateLimiter = new SendRateLimiter(limits.sendsPerSecond(), limits.sendBurst(), System::nanoTime);
     RouterMetrics.connectionOpened();
     connect();
@@ -198,6 +208,12 @@ public final class Session extends AbstractBehavior<Session.Command> {
           return this;
         })
         .onMessage(Pushed.class, p -> onPush(p.push()))
+        .onMessage(JoinSettled.class, j -> {
+          if (j.groupId().equals(holdingFor)) {
+            releaseHeld();
+          }
+          return this;
+        })
         .onMessage(ConnectAnswer.class, this::onConnectAnswer)
         .onMessage(WelcomeReady.class, this::onWelcomeReady)
         .onMessage(Answered.class, this::onAnswered)
@@ -474,15 +490,37 @@ public final class Session extends AbstractBehavior<Session.Command> {
   }
 
   private void deliver(Push push) {
+    if (holdingFor != null) {
+      heldForJoin.add(push);
+      return;
+    }
+    if (push instanceof StreamItem.Inbox inbox && inbox.event().hasMembership() && inbox.event().getMembership().getMember()) {
+      holdingFor = inbox.event().getMembership().getGroupId();
+      heldForJoin.add(push);
+      deps.gateway().tell(new Gateway.Joined(userId, holdingFor, joinSettledRef));
+      // never hold for long: if the group does not answer, the client's sync covers the rest
+      timers.startSingleTimer(JOIN_TIMER, new JoinSettled(holdingFor), askTimeout);
+      return;
+    }
+    emit(push);
+  }
+
+  private void releaseHeld() {
+    holdingFor = null;
+    timers.cancel(JOIN_TIMER);
+    List<Push> held = new ArrayList<>(heldForJoin);
+    heldForJoin.clear();
+    emit(held.get(0)); // the ADDED_TO_GROUP item that started the hold
+    held.subList(1, held.size()).forEach(this::deliver); // may start another hold; order is kept
+  }
+
+  private void emit(Push push) {
     RouterMetrics.delivered();
     if (push instanceof Push.Typing t) {
       send(ServerFrame.newBuilder().setTyping(TypingNotice.newBuilder().setFrom(t.from()).setConversation(t.conversation())).build());
       return;
     }
     StreamItem item = (StreamItem) push;
-    if (item instanceof StreamItem.Inbox inbox && inbox.event().hasMembership() && inbox.event().getMembership().getMember()) {
-      deps.gateway().tell(new Gateway.Joined(userId, inbox.event().getMembership().getGroupId()));
-    }
     var clientItem = ItemFrames.toClient(item);
     ServerFrame.Builder frame = ServerFrame.newBuilder();
     if (clientItem.hasMessage()) {
@@ -520,5 +558,6 @@ public final class Session extends AbstractBehavior<Session.Command> {
   }
 
   private static final int MAX_REF_LENGTH = 128;
+  private static final String JOIN_TIMER = "join-settled";
   private static final String DEFAULT_CONTENT_TYPE = "text/plain";
 }
