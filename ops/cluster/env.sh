@@ -10,7 +10,8 @@ CASSANDRA_HEAP_MB="${CASSANDRA_HEAP_MB:-512}"
 router_env() { # N: prints the environment of router node N
   local n=$1
   echo "ROUTER_BIND_HOST=127.0.0.$n ROUTER_CLUSTER_HOST=127.0.0.$n" \
-       "ROUTER_CASSANDRA_CONTACT_POINTS=$CASSANDRA_CONTACT_POINTS ROUTER_DATA_DIR=$CLUSTER_DIR/router-$n"
+       "ROUTER_CASSANDRA_CONTACT_POINTS=$CASSANDRA_CONTACT_POINTS ROUTER_DATA_DIR=$CLUSTER_DIR/router-$n" \
+       "ROUTER_CASSANDRA_AUTOCREATE=false"
 }
 
 management_url() { echo "http://127.0.0.$1:8558"; }

@@ -12,6 +12,9 @@ for n in 1 2 3; do
   wait_cql "127.0.0.$n" 300 || { echo "cassandra-$n did not come up"; exit 1; }
   echo "cassandra-$n up"
 done
+# the schema once, as production does, instead of three routers racing to autocreate it
+java -cp "persistence/target/classes:$(cat persistence/target/runtime.classpath)" org.imrouter.persistence.SchemaScript \
+  --apply 127.0.0.1:9042 datacenter1:3 2>/dev/null
 for n in 1 2 3; do ops/cluster/start-node.sh "$n"; done
 for n in 1 2 3; do
   wait_http_200 "$(management_url "$n")/ready" 300 || { echo "router-$n not ready"; exit 1; }

@@ -15,7 +15,9 @@ import org.apache.pekko.persistence.cassandra.PluginSettings;
  * (NetworkTopologyStrategy, a replication factor per data center). Production runs this script's
  * output (ops/cassandra/schema.cql) once instead of letting every node autocreate the schema.
  *
- * <p>Usage: {@code SchemaScript [dc:rf ...]}, default {@code datacenter1:3}.
+ * <p>Usage: {@code SchemaScript [dc:rf ...]}, default {@code datacenter1:3}; or
+ * {@code SchemaScript --apply HOST:PORT [dc:rf ...]} to run it against a cluster, waiting for
+ * schema agreement after each statement (what ops/cluster does before starting its routers).
  */
 public final class SchemaScript {
   private static final String PLUGIN = "pekko.persistence.cassandra";
@@ -24,7 +26,34 @@ public final class SchemaScript {
   private SchemaScript() {}
 
   public static void main(String[] args) {
+    if (args.length >= 2 && args[0].equals("--apply")) {
+      List<String> replication = args.length > 2 ? List.of(args).subList(2, args.length) : List.of(DEFAULT_DC_REPLICATION);
+      apply(args[1], generate(replication));
+      return;
+    }
     System.out.print(generate(args.length == 0 ? List.of(DEFAULT_DC_REPLICATION) : List.of(args)));
+  }
+
+  private static final java.time.Duration SCHEMA_AGREEMENT = java.time.Duration.ofSeconds(60);
+
+  /** Runs every statement of {@code script} through {@code contactPoint} ("host:port"). */
+  static void apply(String contactPoint, String script) {
+    String[] hostPort = contactPoint.split(":");
+    try (com.datastax.oss.driver.api.core.CqlSession session =
+        com.datastax.oss.driver.api.core.CqlSession.builder()
+            .addContactPoint(new java.net.InetSocketAddress(hostPort[0], Integer.parseInt(hostPort[1])))
+            .withLocalDatacenter(org.imrouter.persistence.embedded.CassandraEndpoint.LOCAL_DATACENTER)
+            .build()) {
+      for (String statement : script.split(";")) {
+        String cql = statement.lines().filter(l -> !l.trim().startsWith("--")).reduce("", (a, b) -> a + "\n" + b).trim();
+        if (cql.isEmpty()) {
+          continue;
+        }
+        session.execute(
+            com.datastax.oss.driver.api.core.cql.SimpleStatement.newInstance(cql).setTimeout(SCHEMA_AGREEMENT));
+        System.out.println("applied: " + cql.lines().findFirst().orElse(cql));
+      }
+    }
   }
 
   /** The whole script for replication factors given as "dc:rf". */

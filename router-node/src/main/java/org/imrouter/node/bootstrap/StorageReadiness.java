@@ -8,22 +8,34 @@ import org.apache.pekko.stream.connectors.cassandra.javadsl.CassandraSession;
 import org.apache.pekko.stream.connectors.cassandra.javadsl.CassandraSessionRegistry;
 
 /**
- * Readiness check for Pekko Management's {@code /ready}: the node is ready only when the journal's
- * Cassandra session answers a query, so a load balancer never sends clients to a node that
- * could not accept a message.
+ * Readiness check for Pekko Management's {@code /ready}: the node is ready only when the journal
+ * and snapshot tables answer a query through the journal's Cassandra session, so a load balancer
+ * never sends clients to a node that could not accept a message (Cassandra up is not enough: a
+ * missing or unreadable table fails every write).
  */
 public final class StorageReadiness implements Supplier<CompletionStage<Boolean>> {
   private static final String PLUGIN_CONFIG_PATH = "pekko.persistence.cassandra";
-  private static final String PROBE = "SELECT release_version FROM system.local";
 
   private final CassandraSession session;
+  private final String journalProbe;
+  private final String snapshotProbe;
 
   public StorageReadiness(ActorSystem system) {
     this.session = CassandraSessionRegistry.get(system).sessionFor(CassandraSessionSettings.create(PLUGIN_CONFIG_PATH));
+    var config = system.settings().config();
+    String journal = config.getString(PLUGIN_CONFIG_PATH + ".journal.keyspace") + "." + config.getString(PLUGIN_CONFIG_PATH + ".journal.table");
+    String snapshots =
+        config.getString(PLUGIN_CONFIG_PATH + ".snapshot.keyspace") + "." + config.getString(PLUGIN_CONFIG_PATH + ".snapshot.table");
+    this.journalProbe = "SELECT persistence_id FROM " + journal + " LIMIT 1";
+    this.snapshotProbe = "SELECT persistence_id FROM " + snapshots + " LIMIT 1";
   }
 
   @Override
   public CompletionStage<Boolean> get() {
-    return session.selectOne(PROBE).thenApply(row -> row.isPresent()).exceptionally(t -> false);
+    return session
+        .selectOne(journalProbe)
+        .thenCompose(r -> session.selectOne(snapshotProbe))
+        .thenApply(r -> true) // an empty table answers too: what matters is that it answers
+        .exceptionally(t -> false);
   }
 }

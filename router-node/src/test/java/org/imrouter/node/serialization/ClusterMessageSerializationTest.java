@@ -36,7 +36,10 @@ import org.junit.jupiter.api.Test;
 class ClusterMessageSerializationTest {
   private static final ActorTestKit testKit =
       ActorTestKit.create(
-          ConfigFactory.parseString("pekko.actor.provider = local\npekko.coordinated-shutdown.exit-jvm = off")
+          ConfigFactory.parseString(
+                  "pekko.actor.provider = local\npekko.coordinated-shutdown.exit-jvm = off\n"
+                      + "pekko.persistence.journal.auto-start-journals = []\n"
+                      + "pekko.persistence.snapshot-store.auto-start-snapshot-stores = []")
               .withFallback(ConfigFactory.load()));
   private static final SerializationTestKit serialization = new SerializationTestKit(testKit.system());
 

@@ -1,0 +1,429 @@
+package org.imrouter.node.cluster;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
+import java.util.stream.Collectors;
+import org.imrouter.node.cluster.RouterCluster.Node;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Process-level faults, with real JVMs and a real three-node Cassandra ring (replication factor
+ * 3, quorum reads and writes): clients on every router node send direct messages continuously
+ * while a router node is killed with {@code kill -9}, a router node is drained with SIGTERM, a
+ * router node joins (scale-out), and a Cassandra node is killed with {@code kill -9}. Clients of a
+ * lost node reconnect to the others and resend what was not answered, with the same clientMsgId.
+ * After each fault the {@link StreamChecker} reads every inbox: every message acknowledged with
+ * {@code accepted} is in its sender's and its recipient's inbox exactly once, seqs are 1..N.
+ *
+ * <p>One Cassandra ring and one router cluster serve all scenarios (starting them is most of the
+ * run time); the scenarios run in order and each uses its own users. Each scenario starts router
+ * nodes if fewer than it needs are running, so each also runs alone. The measured recovery times
+ * are printed as {@code RECOVERY …} lines (target/surefire-reports/*-output.txt).
+ *
+ * <p>Router nodes run with the shipped defaults, so after a {@code kill -9} the times include the
+ * Split Brain Resolver's {@code stable-after} (20 s) and the down-removal margin (20 s) before the
+ * killed node's shards are allocated elsewhere.
+ *
+ * <p>Linux only, like the ops/cluster scripts: Cassandra nodes listen on 127.0.0.2 and 127.0.0.3.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class ClusterFaultTest {
+  private static final int CASSANDRA_NODES = 3;
+  private static final int CASSANDRA_HEAP_MB = 320;
+  private static final String KEYSPACE = "cluster_fault";
+  /** Load: users connected to each router node, users that only receive, and their pace. */
+  private static final int SENDERS_PER_NODE = 3;
+  private static final int RECIPIENTS = 8;
+  private static final Duration SEND_INTERVAL = Duration.ofMillis(200);
+  private static final int WINDOW = 3;
+  private static final int MAX_MESSAGES_PER_SENDER = 1_000;
+  /** accepted messages every client must have had before a fault, and after it */
+  private static final int WARM_ACKS = 5;
+  private static final int RECOVERED_ACKS = 5;
+  /** traffic keeps going at least this long after a fault before it stops and is checked */
+  private static final Duration AFTER_FAULT = Duration.ofSeconds(10);
+  private static final Duration TRAFFIC_TIMEOUT = Duration.ofSeconds(90);
+  /** SBR stable-after (20 s) + failure detection + shard allocation + recovery, on a busy box */
+  private static final Duration RECOVERY_TIMEOUT = Duration.ofSeconds(150);
+  private static final Duration QUIET_TIMEOUT = Duration.ofSeconds(90);
+  private static final Duration CHECK_TIMEOUT = Duration.ofSeconds(90);
+  private static final Duration REBALANCE_TIMEOUT = Duration.ofSeconds(120);
+
+  private static Path dir;
+  private static CassandraRing ring;
+  private static RouterCluster routers;
+  private static final Map<String, String> results = Collections.synchronizedMap(new LinkedHashMap<>());
+  private static long classStartNanos;
+
+  @BeforeAll
+  static void startClusters() throws Exception {
+    classStartNanos = System.nanoTime();
+    dir = Files.createDirectories(Path.of("target").toAbsolutePath().resolve("cluster-fault-" + ProcessHandle.current().pid()));
+    ring = CassandraRing.start(dir, CASSANDRA_NODES, CASSANDRA_HEAP_MB);
+    log("Cassandra ring of %d up at %s after %.1f s", CASSANDRA_NODES, ring.contactPoints(), secondsSince(classStartNanos));
+    ring.createSchema(schemaScript(KEYSPACE));
+    routers = new RouterCluster(dir, ring.contactPoints(), KEYSPACE);
+    routers.start(); // forms the cluster
+    ensureRouters(3); // the others join it
+    log("router cluster of 3 up after %.1f s", secondsSince(classStartNanos));
+  }
+
+  @AfterAll
+  static void stopClusters() {
+    try {
+      if (routers != null) {
+        routers.close();
+      }
+    } finally {
+      if (ring != null) {
+        ring.close();
+      }
+    }
+    results.forEach((scenario, line) -> System.out.println("SUMMARY " + scenario + ": " + line));
+    log("ClusterFaultTest took %.1f s", secondsSince(classStartNanos));
+  }
+
+  // ------------------------------------------------------------------ scenarios
+
+  @Test
+  @Order(1)
+  @Timeout(value = 6, unit = TimeUnit.MINUTES)
+  void killMinusNineOfARouterNodeLosesNoAcceptedMessage() throws Exception {
+    ensureRouters(3);
+    try (Load load = Load.start("k9", routers.alive())) {
+      load.awaitEachAcceptedAfter("traffic on every client", load.startedAt, WARM_ACKS, TRAFFIC_TIMEOUT);
+      Node victim = routers.alive().get(1); // not the oldest: the coordinator stays where it is
+      List<LoadClient> affected = load.clientsOf(victim);
+
+      long fault = System.nanoTime();
+      routers.kill(victim);
+      log("killed %s (SIGKILL) with %d of its clients connected", victim, affected.size());
+
+      load.awaitEachAcceptedAfter("every client served again after kill -9", fault, RECOVERED_ACKS, RECOVERY_TIMEOUT);
+      load.keepGoing(AFTER_FAULT);
+      load.finish();
+      String recovery = load.recovery("kill-9 router", fault, affected);
+      results.put("kill -9 router", recovery);
+      load.check();
+    }
+  }
+
+  @Test
+  @Order(2)
+  @Timeout(value = 6, unit = TimeUnit.MINUTES)
+  void scaleOutMovesShardsToTheNewNodeWithoutFailingInFlightTraffic() throws Exception {
+    ensureRouters(2);
+    try (Load load = Load.start("so", routers.alive())) {
+      load.awaitEachAcceptedAfter("traffic on every client", load.startedAt, WARM_ACKS, TRAFFIC_TIMEOUT);
+      Set<String> before = new HashSet<>();
+      for (Node n : routers.alive()) {
+        before.addAll(routers.hostedShards(n, "User"));
+      }
+
+      long joinStarted = System.nanoTime();
+      Node added = routers.start(); // mid-traffic
+      double joined = secondsSince(joinStarted);
+      AtomicReference<Set<String>> moved = new AtomicReference<>(Set.of());
+      Await.until(
+          "a shard that another node hosted to move to " + added,
+          REBALANCE_TIMEOUT,
+          () -> {
+            try {
+              Set<String> hosted = routers.hostedShards(added, "User");
+              moved.set(hosted.stream().filter(before::contains).collect(Collectors.toCollection(TreeSet::new)));
+              return !moved.get().isEmpty();
+            } catch (IOException e) {
+              return false;
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+              throw new AssertionError(e);
+            }
+          },
+          () -> "shards before " + before);
+      double movedAfter = secondsSince(joinStarted);
+      load.keepGoing(AFTER_FAULT);
+      load.finish();
+      Set<String> hostedNow = routers.hostedShards(added, "User");
+      String line =
+          String.format(
+              Locale.ROOT,
+              "%s ready %.1f s after start; shards %s moved to it %.1f s after start (hosts %d User shards now); longest pause of any client %.1f s; %d accepted messages, %d resends",
+              added,
+              joined,
+              moved.get(),
+              movedAfter,
+              hostedNow.size(),
+              load.longestPauseSeconds(joinStarted),
+              load.acceptedTotal(),
+              load.resends());
+      System.out.println("SCALE-OUT " + line);
+      results.put("scale-out", line);
+      load.check();
+    }
+  }
+
+  @Test
+  @Order(3)
+  @Timeout(value = 6, unit = TimeUnit.MINUTES)
+  void gracefulDrainWithSigtermLosesNoAcceptedMessage() throws Exception {
+    ensureRouters(3);
+    try (Load load = Load.start("dr", routers.alive())) {
+      load.awaitEachAcceptedAfter("traffic on every client", load.startedAt, WARM_ACKS, TRAFFIC_TIMEOUT);
+      Node drained = routers.alive().get(1);
+      List<LoadClient> affected = load.clientsOf(drained);
+
+      long fault = System.nanoTime();
+      int exit = routers.terminate(drained); // returns once the JVM is gone
+      log("%s drained and exited with %d after %.1f s", drained, exit, secondsSince(fault));
+
+      load.awaitEachAcceptedAfter("every client served again after the drain", fault, RECOVERED_ACKS, RECOVERY_TIMEOUT);
+      load.keepGoing(AFTER_FAULT);
+      load.finish();
+      String recovery = load.recovery("SIGTERM drain", fault, affected);
+      results.put("SIGTERM drain", recovery);
+      for (LoadClient c : affected) {
+        assertTrue(
+            c.disconnects().stream().anyMatch(d -> d.equals("closed with 1001")),
+            c.user + " was told to reconnect with close code 1001, saw " + c.disconnects());
+      }
+      load.check();
+    }
+  }
+
+  @Test
+  @Order(4)
+  @Timeout(value = 6, unit = TimeUnit.MINUTES)
+  void killMinusNineOfOneOfThreeCassandraNodesLosesNoAcceptedMessage() throws Exception {
+    ensureRouters(2);
+    try (Load load = Load.start("ck", routers.alive())) {
+      load.awaitEachAcceptedAfter("traffic on every client", load.startedAt, WARM_ACKS, TRAFFIC_TIMEOUT);
+      int victim = CASSANDRA_NODES; // any node would do: all are seeds, none is special
+
+      long fault = System.nanoTime();
+      ring.kill(victim);
+      log("killed Cassandra node %d (SIGKILL)", victim);
+      assertFalse(ring.isAlive(victim));
+
+      load.awaitEachAcceptedAfter("every client served with a Cassandra node down", fault, RECOVERED_ACKS, RECOVERY_TIMEOUT);
+      load.keepGoing(AFTER_FAULT);
+      load.finish();
+      String line =
+          String.format(
+              Locale.ROOT,
+              "quorum writes continued on 2 of 3 replicas; longest pause of any client %.1f s; every client had %d accepted messages %.1f s after the kill; %d accepted messages, %d resends",
+              load.longestPauseSeconds(fault),
+              RECOVERED_ACKS,
+              load.allServedSeconds(fault, RECOVERED_ACKS),
+              load.acceptedTotal(),
+              load.resends());
+      System.out.println("RECOVERY kill-9 cassandra node: " + line);
+      results.put("kill -9 Cassandra node", line);
+      load.check();
+    }
+  }
+
+  // ------------------------------------------------------------------ fixture
+
+  private static void ensureRouters(int count) throws IOException {
+    List<Node> launched = new ArrayList<>();
+    int running = routers.alive().size();
+    for (int i = running; i < count; i++) {
+      launched.add(routers.launch());
+    }
+    for (Node n : launched) {
+      routers.awaitUp(n, count);
+    }
+  }
+
+  /**
+   * The production schema (ops/cassandra/schema.cql: replication factor 3) for this test's
+   * keyspaces.
+   */
+  private static String schemaScript(String keyspace) throws IOException {
+    Path script = Path.of("..", "ops", "cassandra", "schema.cql");
+    String cql =
+        Files.readString(script)
+            .replaceAll("\\bim_router\\b", keyspace)
+            .replaceAll("\\bim_router_snapshot\\b", keyspace + "_snapshot");
+    assertTrue(cql.contains(keyspace + ".messages") && cql.contains(keyspace + "_snapshot.snapshots"), "schema script: " + script);
+    return cql;
+  }
+
+  private static double secondsSince(long nanos) {
+    return (System.nanoTime() - nanos) / 1e9;
+  }
+
+  private static void log(String format, Object... args) {
+    System.out.println(String.format(Locale.ROOT, "[%6.1f s] ", secondsSince(classStartNanos)) + String.format(Locale.ROOT, format, args));
+  }
+
+  /**
+   * The clients of one scenario: {@link #SENDERS_PER_NODE} senders connected to each router
+   * node, each sending to senders on other nodes and to users that only receive.
+   */
+  private static final class Load implements AutoCloseable {
+    final List<LoadClient> clients = new ArrayList<>();
+    final Map<LoadClient, Node> home = new LinkedHashMap<>();
+    final List<String> users = new ArrayList<>();
+    final long startedAt = System.nanoTime();
+    final String prefix;
+
+    private Load(String prefix) {
+      this.prefix = prefix;
+    }
+
+    static Load start(String prefix, List<Node> nodes) {
+      Load load = new Load(prefix);
+      Supplier<List<String>> endpoints = () -> routers.alive().stream().map(Node::wsBase).toList();
+      List<String> senders = new ArrayList<>();
+      for (int n = 0; n < nodes.size(); n++) {
+        for (int i = 0; i < SENDERS_PER_NODE; i++) {
+          senders.add(prefix + "-n" + nodes.get(n).id() + "-" + i);
+        }
+      }
+      List<String> recipients = new ArrayList<>();
+      for (int r = 0; r < RECIPIENTS; r++) {
+        recipients.add(prefix + "-r" + r);
+      }
+      load.users.addAll(senders);
+      load.users.addAll(recipients);
+      int m = senders.size();
+      for (int s = 0; s < m; s++) {
+        // two senders homed on other nodes (the next ones round the list), and two receivers
+        List<String> targets =
+            List.of(
+                senders.get((s + SENDERS_PER_NODE) % m),
+                recipients.get(s % RECIPIENTS),
+                senders.get((s + SENDERS_PER_NODE + 1) % m),
+                recipients.get((s + m) % RECIPIENTS));
+        int homeIndex = s / SENDERS_PER_NODE;
+        LoadClient c =
+            new LoadClient(senders.get(s), targets, endpoints, homeIndex, SEND_INTERVAL, WINDOW, MAX_MESSAGES_PER_SENDER);
+        load.clients.add(c);
+        load.home.put(c, nodes.get(homeIndex));
+      }
+      load.clients.forEach(LoadClient::start);
+      return load;
+    }
+
+    List<LoadClient> clientsOf(Node node) {
+      return clients.stream().filter(c -> home.get(c).equals(node)).toList();
+    }
+
+    void awaitEachAcceptedAfter(String what, long afterNanos, int count, Duration timeout) {
+      Await.until(
+          what,
+          timeout,
+          () -> clients.stream().allMatch(c -> c.acceptedAfter(afterNanos) >= count),
+          () -> clients.stream()
+              .map(c -> c.user + "=" + c.acceptedAfter(afterNanos) + "(pending " + c.pendingCount() + ", on " + c.endpoint() + ", "
+                  + c.problems() + ")")
+              .collect(Collectors.joining(", ")));
+    }
+
+    /**
+     * Lets the traffic run for {@code d} more: waits until every client has had accepted
+     * messages that arrived after {@code d} from now (so every client was served throughout).
+     */
+    void keepGoing(Duration d) {
+      awaitEachAcceptedAfter("traffic for " + d + " more", System.nanoTime() + d.toNanos(), RECOVERED_ACKS, TRAFFIC_TIMEOUT.plus(d));
+    }
+
+    long acceptedTotal() {
+      return clients.stream().mapToLong(c -> c.accepted().size()).sum();
+    }
+
+    long resends() {
+      return clients.stream().mapToLong(LoadClient::resends).sum();
+    }
+
+    /** Stops new sends and waits until every sent message has been answered with accepted. */
+    void finish() {
+      clients.forEach(LoadClient::stopSending);
+      Await.until(
+          "every sent message accepted",
+          QUIET_TIMEOUT,
+          () -> clients.stream().allMatch(LoadClient::idle),
+          () -> clients.stream().map(c -> c.user + " pending " + c.pendingCount()).collect(Collectors.joining(", ")));
+    }
+
+    double longestPauseSeconds(long afterNanos) {
+      return clients.stream().mapToLong(c -> c.longestPauseAfterNanos(afterNanos)).max().orElse(0) / 1e9;
+    }
+
+    /** Seconds after {@code faultNanos} by which every client had {@code count} more accepted. */
+    double allServedSeconds(long faultNanos, int count) {
+      long latest = 0;
+      for (LoadClient c : clients) {
+        List<Long> after = c.acks().stream().map(LoadClient.Ack::atNanos).filter(t -> t > faultNanos).sorted().toList();
+        latest = Math.max(latest, after.get(count - 1) - faultNanos);
+      }
+      return latest / 1e9;
+    }
+
+    /** Prints and returns the recovery line of a scenario where a router node went away. */
+    String recovery(String scenario, long faultNanos, List<LoadClient> affected) {
+      List<Double> served = new ArrayList<>();
+      for (LoadClient c : affected) {
+        long t = c.servedAgainOnNewConnectionNanos(faultNanos);
+        assertTrue(t >= 0, c.user + " was never served on a new connection; disconnects " + c.disconnects());
+        served.add(t / 1e9);
+      }
+      Collections.sort(served);
+      String line =
+          String.format(
+              Locale.ROOT,
+              "clients served again after %.1f s (the longest pause in accepted messages of any client: also clients whose"
+                  + " user entity lived on the lost node); the %d clients of the lost node reconnected to a survivor and got"
+                  + " accepted after %.1f-%.1f s; %d accepted messages, %d resends",
+              longestPauseSeconds(faultNanos),
+              served.size(),
+              served.get(0),
+              served.get(served.size() - 1),
+              acceptedTotal(),
+              resends());
+      System.out.println("RECOVERY " + scenario + ": " + line);
+      return line;
+    }
+
+    /** Reads every inbox of this scenario and checks it against every accepted message. */
+    void check() {
+      Supplier<List<String>> endpoints = () -> routers.alive().stream().map(Node::wsBase).toList();
+      StreamChecker checker = new StreamChecker(clients, users, endpoints);
+      long started = System.nanoTime();
+      List<String> violations = checker.check(CHECK_TIMEOUT);
+      log("[%s] checked %d inboxes holding %d accepted messages in %.1f s: %d violations", prefix, users.size(),
+          checker.acceptedTotal(), secondsSince(started), violations.size());
+      assertEquals(List.of(), violations, "stream violations");
+    }
+
+    @Override
+    public void close() {
+      clients.forEach(LoadClient::close);
+    }
+  }
+}
