@@ -506,14 +506,11 @@ public final class UserEntity {
                       .setPayload(ByteString.copyFrom(send.payload()))
                       .setCounter(counter))
               .build();
-      State after = state.apply(event);
-      batch.persist(event, after);
-      long seq = after.lastSeq();
+      long seq = append(batch, event);
       batch.then(
           () -> {
             send.replyTo()
                 .tell(new Reply.Accepted(send.clientMsgId(), Ids.INBOX, seq, event.getSent().getMsgId(), event.getTs()));
-            push(new StreamItem.Inbox(userId, seq, event));
             if (counter > 0) {
               acks.sent(peer, counter);
               transfer(peer, counter, event);
@@ -540,24 +537,14 @@ public final class UserEntity {
                       .setPayload(ByteString.copyFrom(message.payload()))
                       .setIdempotencyKey(message.idempotencyKey()))
               .build();
-      State after = state.apply(event);
-      batch.persist(event, after);
-      long seq = after.lastSeq();
+      long seq = append(batch, event);
       batch.then(
-          () -> {
-            message.replyTo()
-                .tell(new Reply.Accepted(message.idempotencyKey(), Ids.INBOX, seq, event.getReceived().getMsgId(), event.getTs()));
-            push(new StreamItem.Inbox(userId, seq, event));
-          });
+          () -> message.replyTo()
+              .tell(new Reply.Accepted(message.idempotencyKey(), Ids.INBOX, seq, event.getReceived().getMsgId(), event.getTs())));
     }
 
     private void decideDeliver(Batch<State, InboxEvent> batch, Deliver deliver) {
-      State state = batch.state();
-      long stored = state.receivedFrom(Ids.userConversation(deliver.from()));
-      if (deliver.counter() != stored + 1) {
-        // a resend of something stored, or ahead of a gap: either way say what we have
-        boolean behind = deliver.counter() > stored + 1;
-        batch.then(() -> deliver.ackTo().tell(new TransferAck(userId, stored, behind)));
+      if (!isNextTransfer(batch, Ids.userConversation(deliver.from()), deliver.counter(), deliver.ackTo())) {
         return;
       }
       InboxEvent event =
@@ -572,22 +559,12 @@ public final class UserEntity {
                       .setPayload(ByteString.copyFrom(deliver.payload()))
                       .setCounter(deliver.counter()))
               .build();
-      State after = state.apply(event);
-      batch.persist(event, after);
-      long seq = after.lastSeq();
-      batch.then(
-          () -> {
-            deliver.ackTo().tell(new TransferAck(userId, deliver.counter(), false));
-            push(new StreamItem.Inbox(userId, seq, event));
-          });
+      append(batch, event);
+      batch.then(() -> deliver.ackTo().tell(new TransferAck(userId, deliver.counter(), false)));
     }
 
     private void decideNotice(Batch<State, InboxEvent> batch, MembershipNotice notice) {
-      State state = batch.state();
-      long stored = state.receivedFrom(Ids.groupStream(notice.groupId()));
-      if (notice.counter() != stored + 1) {
-        boolean behind = notice.counter() > stored + 1;
-        batch.then(() -> notice.ackTo().tell(new TransferAck(userId, stored, behind)));
+      if (!isNextTransfer(batch, Ids.groupStream(notice.groupId()), notice.counter(), notice.ackTo())) {
         return;
       }
       InboxEvent event =
@@ -600,14 +577,8 @@ public final class UserEntity {
                       .setActor(notice.actor())
                       .setCounter(notice.counter()))
               .build();
-      State after = state.apply(event);
-      batch.persist(event, after);
-      long seq = after.lastSeq();
-      batch.then(
-          () -> {
-            notice.ackTo().tell(new TransferAck(userId, notice.counter(), false));
-            push(new StreamItem.Inbox(userId, seq, event));
-          });
+      append(batch, event);
+      batch.then(() -> notice.ackTo().tell(new TransferAck(userId, notice.counter(), false)));
     }
 
     private void decideRead(Batch<State, InboxEvent> batch, MarkRead read) {
@@ -634,14 +605,31 @@ public final class UserEntity {
               .setTs(clock.millis())
               .setRead(ReadMoved.newBuilder().setTarget(read.stream()).setReadSeq(read.seq()))
               .build();
-      State after = state.apply(event);
+      append(batch, event);
+      batch.then(() -> read.replyTo().tell(new Reply.Done()));
+    }
+
+    /** Writes {@code event} as the next inbox item, pushed to the sessions once written; its seq. */
+    private long append(Batch<State, InboxEvent> batch, InboxEvent event) {
+      State after = batch.state().apply(event);
       batch.persist(event, after);
       long seq = after.lastSeq();
-      batch.then(
-          () -> {
-            read.replyTo().tell(new Reply.Done());
-            push(new StreamItem.Inbox(userId, seq, event));
-          });
+      batch.then(() -> push(new StreamItem.Inbox(userId, seq, event)));
+      return seq;
+    }
+
+    /**
+     * True when {@code counter} is the next transfer from {@code source}. Otherwise it is a resend
+     * of something stored or ahead of a gap: either way the sender hears what is stored.
+     */
+    private boolean isNextTransfer(Batch<State, InboxEvent> batch, String source, long counter, ActorRef<TransferAck> ackTo) {
+      long stored = batch.state().receivedFrom(source);
+      if (counter == stored + 1) {
+        return true;
+      }
+      boolean behind = counter > stored + 1;
+      batch.then(() -> ackTo.tell(new TransferAck(userId, stored, behind)));
+      return false;
     }
 
     // ---------------------------------------------------------------- transfers
