@@ -4,9 +4,13 @@ import io.grpc.Status;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.UUID;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.actor.typed.Terminated;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.grpc.GrpcServiceException;
 import org.apache.pekko.japi.Pair;
@@ -56,7 +60,9 @@ final class Subscriptions {
         .prefixAndTail(1)
         .flatMapConcat(
             first -> {
-              long registeredAt = lastSeqOf(first.first().get(0));
+              Object registered = first.first().get(0);
+              watchEntity(registered, feed);
+              long registeredAt = lastSeqOf(registered);
               return history(stream, afterSeq, registeredAt).concat(first.second().mapConcat(m -> liveItems(stream, m)));
             })
         .statefulMapConcat(
@@ -78,10 +84,44 @@ final class Subscriptions {
   }
 
   private static long lastSeqOf(Object registered) {
-    if (registered instanceof Long seq) {
-      return seq;
+    if (registered instanceof UserEntity.Following f) {
+      return f.lastSeq();
     }
     return ((GroupEntity.Watching) registered).lastSeq();
+  }
+
+  /** The followed entity stopped (moved to another node, or its node died). */
+  private enum EntityGone {
+    INSTANCE
+  }
+
+  /**
+   * Live items come from one incarnation of the entity; when it stops (rebalance, node loss) no
+   * more would come. A small watcher ends the subscription then, with UNAVAILABLE, so the backend
+   * resubscribes from its last seq instead of waiting on a silent stream. The watcher stops with
+   * the subscription.
+   */
+  private void watchEntity(Object registered, ActorRef<Object> feed) {
+    ActorRef<?> entity =
+        registered instanceof UserEntity.Following f ? f.entity() : ((GroupEntity.Watching) registered).group();
+    system.systemActorOf(
+        Behaviors.setup(
+            ctx -> {
+              ctx.watch(entity);
+              ctx.watch(feed);
+              return Behaviors.receive(Object.class)
+                  .onSignal(
+                      Terminated.class,
+                      t -> {
+                        if (t.getRef().equals(entity)) {
+                          feed.tell(EntityGone.INSTANCE);
+                        }
+                        return Behaviors.stopped();
+                      })
+                  .build();
+            }),
+        "subscription-watch-" + UUID.randomUUID(),
+        Props.empty());
   }
 
   /** Items (afterSeq, until], page by page: each page is read only when the previous was taken. */
@@ -110,6 +150,10 @@ final class Subscriptions {
   }
 
   private static List<StreamItem> liveItems(BackendStream stream, Object message) {
+    if (message == EntityGone.INSTANCE) {
+      throw IngressError.of(
+          org.imrouter.node.stream.ErrorCode.UNAVAILABLE, "the stream moved to another node; resubscribe from the last seq");
+    }
     if (message instanceof org.imrouter.node.stream.StreamItem item) {
       return List.of(StreamReader.named(stream, ItemFrames.toClient(item)));
     }

@@ -116,9 +116,12 @@ public final class UserEntity {
 
   /**
    * A backend subscription follows this inbox: like a session it gets every new item, but it is
-   * not a device (no connection limit). Replies the inbox's last seq at the moment it was added.
+   * not a device (no connection limit). Replies {@link Following}.
    */
-  public record Follow(ActorRef<Push> subscriber, ActorRef<Long> replyTo) implements Command {}
+  public record Follow(ActorRef<Push> subscriber, ActorRef<Following> replyTo) implements Command {}
+
+  /** The inbox's last seq when the follower was added, and the entity to watch (it may move). */
+  public record Following(long lastSeq, ActorRef<Command> entity) implements ClusterMessage {}
 
   /** Replies the inbox's last seq. */
   public record GetLastSeq(ActorRef<Long> replyTo) implements Command {}
@@ -408,7 +411,7 @@ public final class UserEntity {
         if (followers.add(follow.subscriber())) {
           ctx.watchWith(follow.subscriber(), new SessionGone(follow.subscriber()));
         }
-        follow.replyTo().tell(state.lastSeq());
+        follow.replyTo().tell(new Following(state.lastSeq(), ctx.getSelf()));
         return Effect().none();
       }
       if (command instanceof GetLastSeq get) {

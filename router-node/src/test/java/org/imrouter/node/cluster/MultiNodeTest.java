@@ -1,6 +1,7 @@
 package org.imrouter.node.cluster;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
@@ -8,7 +9,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletionStage;
+import org.apache.pekko.Done;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.grpc.GrpcClientSettings;
 import org.apache.pekko.cluster.MemberStatus;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.typed.Cluster;
@@ -17,6 +21,9 @@ import org.imrouter.node.testkit.RouterTestNode;
 import org.imrouter.node.testkit.Tokens;
 import org.imrouter.node.testkit.WsClient;
 import org.imrouter.protocol.v1.History;
+import org.imrouter.protocol.v1.IngressClient;
+import org.imrouter.protocol.v1.StreamItem;
+import org.imrouter.protocol.v1.SubscribeRequest;
 import org.imrouter.protocol.v1.Message;
 import org.imrouter.protocol.v1.ServerFrame;
 import org.junit.jupiter.api.AfterAll;
@@ -140,6 +147,26 @@ class MultiNodeTest {
       assertTrue(userEntitiesOn(n) > 0, "user entities live on every node, " + n.clusterAddress() + " has none");
     }
 
+    // a backend follows, through node 1, an inbox whose entity lives on the node that will leave
+    RouterTestNode leavingNode = nodes.get(2);
+    String followed = userEntityIdsOn(leavingNode).stream().filter(users::contains).findFirst().orElseThrow();
+    IngressClient ingress =
+        IngressClient.create(
+            GrpcClientSettings.connectToServiceAt("127.0.0.1", nodes.get(0).grpcPort(), nodes.get(0).system()).withTls(false),
+            nodes.get(0).system());
+    List<StreamItem> followedItems = new java.util.concurrent.CopyOnWriteArrayList<>();
+    CompletionStage<Done> subscription =
+        ingress
+            .subscribe()
+            .addHeader("authorization", "Bearer " + RouterTestNode.BACKEND_TOKEN)
+            .invoke(SubscribeRequest.newBuilder().setStream("inbox:" + followed).build())
+            .runForeach(followedItems::add, nodes.get(0).system());
+    TestProbe<Object> waiter = TestProbe.create(nodes.get(0).system());
+    waiter.awaitAssert(Duration.ofSeconds(15), () -> {
+      assertEquals(1, followedItems.size(), "the subscription replayed the inbox");
+      return null;
+    });
+
     // a group and two members on the nodes that stay
     try (WsClient alice = connect(nodes.get(0), "lv-alice"); WsClient bob = connect(nodes.get(1), "lv-bob")) {
       alice.sendJson("{\"createGroup\":{\"requestId\":\"r1\",\"groupId\":\"lv-g\",\"title\":\"T\",\"members\":[\"lv-bob\"]}}");
@@ -152,6 +179,15 @@ class MultiNodeTest {
 
       RouterTestNode leaving = nodes.remove(2);
       leaving.close(); // leaves the cluster: its shards move to the two nodes left
+
+      // the followed entity moved: the subscription ends with UNAVAILABLE instead of going silent
+      Throwable ended =
+          assertThrows(
+              java.util.concurrent.ExecutionException.class,
+              () -> subscription.toCompletableFuture().get(30, java.util.concurrent.TimeUnit.SECONDS));
+      assertTrue(ended.getCause() instanceof io.grpc.StatusRuntimeException sre && sre.getStatus().getCode() == io.grpc.Status.Code.UNAVAILABLE,
+          "subscription ended with UNAVAILABLE: " + ended.getCause());
+      ingress.close();
 
       alice.sendJson(send("after", "group:lv-g", "after leave"));
       ServerFrame accepted = alice.expect(
@@ -174,6 +210,16 @@ class MultiNodeTest {
         }
       }
     }
+  }
+
+  private static Set<String> userEntityIdsOn(RouterTestNode node) {
+    TestProbe<org.apache.pekko.cluster.sharding.ShardRegion.CurrentShardRegionState> probe = TestProbe.create(node.system());
+    ClusterSharding.get(node.system())
+        .shardState()
+        .tell(new org.apache.pekko.cluster.sharding.typed.GetShardRegionState(org.imrouter.node.user.UserEntity.ENTITY_TYPE_KEY, probe.ref()));
+    Set<String> ids = new java.util.HashSet<>();
+    probe.receiveMessage(Duration.ofSeconds(10)).getShards().forEach(shard -> ids.addAll(shard.getEntityIds()));
+    return ids;
   }
 
   private static int userEntitiesOn(RouterTestNode node) {

@@ -451,7 +451,7 @@ class UserEntityTest {
   void aFollowerGetsEveryNewItemWithoutTakingAConnection() {
     alice.<TransferAck>runCommand(ack -> deliver("bob", 1, "m1", ack));
     TestProbe<Push> follower = testKit.createTestProbe();
-    assertEquals(1L, alice.<Long>runCommand(r -> new UserEntity.Follow(follower.ref(), r)).reply());
+    assertEquals(1L, alice.<UserEntity.Following>runCommand(r -> new UserEntity.Follow(follower.ref(), r)).reply().lastSeq());
     for (int i = 0; i < settings.limits().connectionsPerUser(); i++) {
       connect(testKit.createTestProbe(), UserEntity.Connected.class);
     }
