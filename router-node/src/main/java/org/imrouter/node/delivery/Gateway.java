@@ -23,6 +23,7 @@ import org.imrouter.node.stream.Ids;
 import org.imrouter.node.stream.Push;
 import org.imrouter.node.stream.Reply;
 import org.imrouter.node.stream.StreamItem;
+import org.imrouter.node.stream.StreamPages;
 import org.imrouter.persistence.HistoryReader;
 import org.imrouter.protocol.persist.GroupEvent;
 import org.imrouter.protocol.persist.MembersChanged;
@@ -292,17 +293,11 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
   }
 
   private CompletionStage<List<StreamItem.Group>> itemsOf(String groupId, Reply reply) {
-    if (reply instanceof Reply.HistoryPage page) {
-      return CompletableFuture.completedFuture(page.items().stream().map(i -> (StreamItem.Group) i).toList());
+    if (reply instanceof Reply.Rejection) {
+      return CompletableFuture.completedFuture(List.of()); // the group is gone: nothing to fill
     }
-    if (reply instanceof Reply.HistoryInJournal j) {
-      return history
-          .read(j.persistenceId(), j.fromSeq(), j.toSeq())
-          .thenApply(events -> events.stream()
-              .map(e -> new StreamItem.Group(groupId, e.sequenceNr(), (GroupEvent) e.event()))
-              .toList());
-    }
-    return CompletableFuture.completedFuture(List.of()); // the group is gone: nothing to fill
+    return StreamPages.resolve(reply, history)
+        .thenApply(page -> page.items().stream().map(i -> (StreamItem.Group) i).toList());
   }
 
   private Behavior<Command> onFilled(Filled filled) {

@@ -26,7 +26,7 @@ public final class ItemFrames {
     return group(group.groupId(), group.seq(), group.event());
   }
 
-  public static org.imrouter.protocol.v1.StreamItem inbox(String userId, long seq, InboxEvent e) {
+  static org.imrouter.protocol.v1.StreamItem inbox(String userId, long seq, InboxEvent e) {
     var out = org.imrouter.protocol.v1.StreamItem.newBuilder();
     switch (e.getEventCase()) {
       case SENT -> {
@@ -80,7 +80,7 @@ public final class ItemFrames {
     return out.build();
   }
 
-  public static org.imrouter.protocol.v1.StreamItem group(String groupId, long seq, GroupEvent e) {
+  static org.imrouter.protocol.v1.StreamItem group(String groupId, long seq, GroupEvent e) {
     String stream = Ids.groupStream(groupId);
     var out = org.imrouter.protocol.v1.StreamItem.newBuilder();
     SystemItem.Builder system = SystemItem.newBuilder().setStream(stream).setSeq(seq).setTs(e.getTs());

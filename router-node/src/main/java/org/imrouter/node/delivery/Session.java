@@ -15,7 +15,6 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
-import org.apache.pekko.persistence.query.EventEnvelope;
 import org.imrouter.node.config.RouterSettings;
 import org.imrouter.node.group.GroupEntity;
 import org.imrouter.node.metrics.RouterMetrics;
@@ -24,10 +23,9 @@ import org.imrouter.node.stream.Ids;
 import org.imrouter.node.stream.Push;
 import org.imrouter.node.stream.Reply;
 import org.imrouter.node.stream.StreamItem;
+import org.imrouter.node.stream.StreamPages;
 import org.imrouter.node.user.UserEntity;
 import org.imrouter.persistence.HistoryReader;
-import org.imrouter.protocol.persist.GroupEvent;
-import org.imrouter.protocol.persist.InboxEvent;
 import org.imrouter.protocol.v1.Accepted;
 import org.imrouter.protocol.v1.ClientFrame;
 import org.imrouter.protocol.v1.Error;
@@ -89,8 +87,7 @@ public final class Session extends AbstractBehavior<Session.Command> {
 
   private record Answered(Kind kind, String ref, Reply reply, Throwable failure) implements Command {}
 
-  private record JournalPage(String stream, List<EventEnvelope> events, boolean hasMore, Throwable failure)
-      implements Command {}
+  private record PageRead(String stream, StreamPages.Page page, Throwable failure) implements Command {}
 
   private record UserEntityGone() implements Command {}
 
@@ -217,7 +214,7 @@ public final class Session extends AbstractBehavior<Session.Command> {
         .onMessage(ConnectAnswer.class, this::onConnectAnswer)
         .onMessage(WelcomeReady.class, this::onWelcomeReady)
         .onMessage(Answered.class, this::onAnswered)
-        .onMessage(JournalPage.class, this::onJournalPage)
+        .onMessage(PageRead.class, this::onPageRead)
         .onMessage(UserEntityGone.class, g -> {
           timers.startSingleTimer(Reconnect.INSTANCE, deps.settings().session().reregisterDelay());
           return this;
@@ -447,33 +444,22 @@ public final class Session extends AbstractBehavior<Session.Command> {
           .setAccepted(Accepted.newBuilder()
               .setClientMsgId(acc.clientMsgId()).setStream(acc.stream()).setSeq(acc.seq()).setMsgId(acc.msgId()).setTs(acc.ts()))
           .build());
-    } else if (reply instanceof Reply.HistoryPage page) {
-      History.Builder h = History.newBuilder().setStream(page.stream()).setHasMore(page.hasMore());
-      page.items().forEach(i -> h.addItems(ItemFrames.toClient(i)));
-      send(ServerFrame.newBuilder().setHistory(h).build());
-    } else if (reply instanceof Reply.HistoryInJournal j) {
+    } else if (reply instanceof Reply.HistoryPage || reply instanceof Reply.HistoryInJournal) {
       getContext().pipeToSelf(
-          deps.history().read(j.persistenceId(), j.fromSeq(), j.toSeq()),
-          (events, failure) -> new JournalPage(j.stream(), events, j.hasMore(), failure));
+          StreamPages.resolve(reply, deps.history()), (page, failure) -> new PageRead(a.ref(), page, failure));
     } else if (reply instanceof Reply.Done && a.kind() == Kind.GROUP_OP) {
       send(ServerFrame.newBuilder().setResult(Result.newBuilder().setRequestId(a.ref()).setOk(true)).build());
     }
     return this;
   }
 
-  private Behavior<Command> onJournalPage(JournalPage page) {
-    if (page.failure() != null) {
-      error(page.stream(), ErrorCode.UNAVAILABLE, "history could not be read, retry later");
+  private Behavior<Command> onPageRead(PageRead read) {
+    if (read.failure() != null) {
+      error(read.stream(), ErrorCode.UNAVAILABLE, "history could not be read, retry later");
       return this;
     }
-    History.Builder h = History.newBuilder().setStream(page.stream()).setHasMore(page.hasMore());
-    for (EventEnvelope e : page.events()) {
-      if (e.event() instanceof InboxEvent ie) {
-        h.addItems(ItemFrames.inbox(userId, e.sequenceNr(), ie));
-      } else if (e.event() instanceof GroupEvent ge) {
-        h.addItems(ItemFrames.group(page.stream().substring(Ids.GROUP_PREFIX.length()), e.sequenceNr(), ge));
-      }
-    }
+    History.Builder h = History.newBuilder().setStream(read.stream()).setHasMore(read.page().hasMore());
+    read.page().items().forEach(i -> h.addItems(ItemFrames.toClient(i)));
     send(ServerFrame.newBuilder().setHistory(h).build());
     return this;
   }

@@ -663,7 +663,8 @@ public final class GroupEntity {
         return new Reply.HistoryPage(stream, items, last < state.lastSeq());
       }
       long to = Math.min(state.lastSeq(), from + sync.limit());
-      return new Reply.HistoryInJournal(stream, GroupEntity.persistenceId(groupId).id(), from + 1, to, to < state.lastSeq());
+      return new Reply.HistoryInJournal(
+          stream, groupId, GroupEntity.persistenceId(groupId).id(), from + 1, to, to < state.lastSeq());
     }
   }
 

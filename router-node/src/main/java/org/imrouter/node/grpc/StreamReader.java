@@ -1,20 +1,17 @@
 package org.imrouter.node.grpc;
 
 import java.time.Duration;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
-import org.apache.pekko.persistence.query.EventEnvelope;
 import org.imrouter.node.delivery.ItemFrames;
 import org.imrouter.node.group.GroupEntity;
 import org.imrouter.node.stream.Reply;
+import org.imrouter.node.stream.StreamPages;
 import org.imrouter.node.user.UserEntity;
 import org.imrouter.persistence.HistoryReader;
-import org.imrouter.protocol.persist.GroupEvent;
-import org.imrouter.protocol.persist.InboxEvent;
 import org.imrouter.protocol.v1.History;
 import org.imrouter.protocol.v1.StreamItem;
 
@@ -59,27 +56,13 @@ final class StreamReader {
     if (reply instanceof Reply.Rejection r) {
       return CompletableFuture.failedFuture(IngressError.of(r.code(), r.message()));
     }
-    if (reply instanceof Reply.HistoryPage page) {
-      History.Builder h = History.newBuilder().setStream(stream.name()).setHasMore(page.hasMore());
-      page.items().forEach(i -> h.addItems(named(stream, ItemFrames.toClient(i))));
-      return CompletableFuture.completedFuture(h.build());
-    }
-    Reply.HistoryInJournal j = (Reply.HistoryInJournal) reply;
-    return journal
-        .read(j.persistenceId(), j.fromSeq(), j.toSeq())
-        .thenApply(events -> fromJournal(stream, events, j.hasMore()));
-  }
-
-  private static History fromJournal(BackendStream stream, List<EventEnvelope> events, boolean hasMore) {
-    History.Builder h = History.newBuilder().setStream(stream.name()).setHasMore(hasMore);
-    for (EventEnvelope e : events) {
-      if (e.event() instanceof InboxEvent ie) {
-        h.addItems(named(stream, ItemFrames.inbox(stream.id(), e.sequenceNr(), ie)));
-      } else if (e.event() instanceof GroupEvent ge) {
-        h.addItems(ItemFrames.group(stream.id(), e.sequenceNr(), ge));
-      }
-    }
-    return h.build();
+    return StreamPages.resolve(reply, journal)
+        .thenApply(
+            page -> {
+              History.Builder h = History.newBuilder().setStream(stream.name()).setHasMore(page.hasMore());
+              page.items().forEach(i -> h.addItems(named(stream, ItemFrames.toClient(i))));
+              return h.build();
+            });
   }
 
   /** Inbox items say "inbox" to their owner; to a backend they say whose inbox. */

@@ -23,9 +23,10 @@ public sealed interface Reply extends ClusterMessage {
 
   /**
    * The caller may read this stream and the items are no longer in memory: read persistence
-   * sequence numbers [fromSeq, toSeq] of persistenceId from the journal.
+   * sequence numbers [fromSeq, toSeq] of persistenceId (the entity {@code ownerId}) from the
+   * journal ({@link StreamPages#resolve}).
    */
-  record HistoryInJournal(String stream, String persistenceId, long fromSeq, long toSeq, boolean hasMore)
+  record HistoryInJournal(String stream, String ownerId, String persistenceId, long fromSeq, long toSeq, boolean hasMore)
       implements Reply {}
 
   static Rejection reject(ErrorCode code, String message) {

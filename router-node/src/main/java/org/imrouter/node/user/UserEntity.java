@@ -688,7 +688,7 @@ public final class UserEntity {
       }
       long to = Math.min(state.lastSeq(), from + limit);
       return new Reply.HistoryInJournal(
-          Ids.INBOX, UserEntity.persistenceId(userId).id(), from + 1, to, to < state.lastSeq());
+          Ids.INBOX, userId, UserEntity.persistenceId(userId).id(), from + 1, to, to < state.lastSeq());
     }
 
     private void push(Push item) {

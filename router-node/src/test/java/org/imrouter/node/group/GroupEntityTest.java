@@ -364,8 +364,8 @@ class GroupEntityTest {
       accepted(post(owner.id, "k" + i, "text " + i));
     }
 
-    assertEquals(new Reply.HistoryInJournal(STREAM, PID, 1, total, false), sync(owner.id, 0, 100, Reply.HistoryInJournal.class));
-    assertEquals(new Reply.HistoryInJournal(STREAM, PID, 2, 4, true), sync(owner.id, 1, 3, Reply.HistoryInJournal.class));
+    assertEquals(new Reply.HistoryInJournal(STREAM, GROUP, PID, 1, total, false), sync(owner.id, 0, 100, Reply.HistoryInJournal.class));
+    assertEquals(new Reply.HistoryInJournal(STREAM, GROUP, PID, 2, 4, true), sync(owner.id, 1, 3, Reply.HistoryInJournal.class));
     Reply.HistoryPage page = sync(owner.id, total - recent, 100, Reply.HistoryPage.class);
     assertEquals(recent, page.items().size());
     assertEquals(total - recent + 1, page.items().get(0).seq());

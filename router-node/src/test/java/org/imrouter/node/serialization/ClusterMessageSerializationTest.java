@@ -105,7 +105,7 @@ class ClusterMessageSerializationTest {
         new Reply.Rejection(ErrorCode.NOT_A_MEMBER, "not a member"),
         new Reply.Done(),
         new Reply.HistoryPage("inbox", List.of(new StreamItem.Inbox("alice", 4, INBOX_EVENT), new StreamItem.Group("g1", 9, GROUP_EVENT)), true),
-        new Reply.HistoryInJournal("group:g1", "Group|g1", 1, 100, false));
+        new Reply.HistoryInJournal("group:g1", "g1", "Group|g1", 1, 100, false));
   }
 
   @Test

@@ -535,9 +535,9 @@ class UserEntityTest {
     }
     assertEquals(total, alice.persistenceTestKit().persistedInStorage(PID).size());
 
-    assertEquals(new Reply.HistoryInJournal(Ids.INBOX, PID, 1, total, false), sync(0, 100, Reply.HistoryInJournal.class));
-    assertEquals(new Reply.HistoryInJournal(Ids.INBOX, PID, 1, 3, true), sync(0, 3, Reply.HistoryInJournal.class));
-    assertEquals(new Reply.HistoryInJournal(Ids.INBOX, PID, 2, total, false), sync(1, 100, Reply.HistoryInJournal.class));
+    assertEquals(new Reply.HistoryInJournal(Ids.INBOX, USER, PID, 1, total, false), sync(0, 100, Reply.HistoryInJournal.class));
+    assertEquals(new Reply.HistoryInJournal(Ids.INBOX, USER, PID, 1, 3, true), sync(0, 3, Reply.HistoryInJournal.class));
+    assertEquals(new Reply.HistoryInJournal(Ids.INBOX, USER, PID, 2, total, false), sync(1, 100, Reply.HistoryInJournal.class));
 
     // from the first item still held on, memory serves
     Reply.HistoryPage page = sync(total - recent, 100, Reply.HistoryPage.class);
