@@ -21,6 +21,9 @@ if [ -z "${ROUTER_SKIP_BUILD:-}" ] && { [ ! -f "$classpath_file" ] || [ -n "$(fi
   mvn -B -q -Dmaven.test.skip=true install >&2
 fi
 
+# every WebSocket is an open file: let the node use as many as the system allows it
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
 export ROUTER_DATA_DIR="${ROUTER_DATA_DIR:-./.data}"
 mkdir -p "$ROUTER_DATA_DIR"
 exec java ${JAVA_OPTS:-} -cp "router-node/target/classes:$(cat "$classpath_file")" org.imrouter.node.bootstrap.Main

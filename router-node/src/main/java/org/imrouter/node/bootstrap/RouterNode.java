@@ -76,6 +76,7 @@ public final class RouterNode {
     CompletionStage<ServerBinding> binding =
         Http.get(system)
             .newServerAt(settings.http().host(), settings.http().port())
+            .withSettings(WebSocketRoute.serverSettings(system, settings.http()))
             .bind(route.route())
             .thenApply(b -> b.addToCoordinatedShutdown(UNBIND_DEADLINE, system));
     binding.whenComplete(

@@ -20,7 +20,23 @@ public record RouterSettings(
     Grpc grpc,
     String clusterJoin) {
 
-  public record Http(String host, int port) {}
+  /** The WebSocket server: its connection cap, timeouts and keep-alive (see application.conf). */
+  public record Http(
+      String host,
+      int port,
+      int maxConnections,
+      int backlog,
+      Duration idleTimeout,
+      Duration keepAliveInterval,
+      Duration deadPeerTimeout) {
+    public Http {
+      if (keepAliveInterval.compareTo(idleTimeout) >= 0 || keepAliveInterval.compareTo(deadPeerTimeout) >= 0) {
+        throw new IllegalArgumentException(
+            "router.http.keep-alive-interval must be shorter than idle-timeout and dead-peer-timeout,"
+                + " or healthy idle connections would be closed");
+      }
+    }
+  }
 
   /** algorithm is HS256 (secret) or RS256 (publicKeyPem). */
   public record Jwt(String algorithm, String secret, String publicKeyPem, Duration leeway, boolean devSecret) {}
@@ -75,7 +91,14 @@ public record RouterSettings(
     Config entity = c.getConfig("entity");
     Config session = c.getConfig("session");
     return new RouterSettings(
-        new Http(c.getString("http.host"), c.getInt("http.port")),
+        new Http(
+            c.getString("http.host"),
+            c.getInt("http.port"),
+            c.getInt("http.max-connections"),
+            c.getInt("http.backlog"),
+            c.getDuration("http.idle-timeout"),
+            c.getDuration("http.keep-alive-interval"),
+            c.getDuration("http.dead-peer-timeout")),
         new Jwt(
             jwt.getString("algorithm"),
             jwt.getString("secret"),

@@ -4,6 +4,10 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.http.javadsl.settings.ServerSettings;
+import org.imrouter.node.config.RouterSettings;
+import scala.concurrent.duration.FiniteDuration;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -42,6 +46,7 @@ public final class WebSocketRoute extends AllDirectives {
   private final JwtVerifier jwt;
   private final Session.Deps deps;
   private final FrameCodec codec;
+  private final ClosingWebSocket.KeepAlive keepAlive;
   private final Set<ActorRef<Session.Command>> live = ConcurrentHashMap.newKeySet();
 
   public WebSocketRoute(ActorSystem<?> system, JwtVerifier jwt, Session.Deps deps) {
@@ -51,6 +56,8 @@ public final class WebSocketRoute extends AllDirectives {
     this.codec =
         new FrameCodec(
             deps.settings().limits().maxFrameBytes(), deps.settings().session().askTimeout(), Materializer.matFromSystem(system));
+    this.keepAlive =
+        new ClosingWebSocket.KeepAlive(deps.settings().http().keepAliveInterval(), deps.settings().http().deadPeerTimeout());
   }
 
   public Route route() {
@@ -79,7 +86,7 @@ public final class WebSocketRoute extends AllDirectives {
                                               upgrade ->
                                                   complete(
                                                       ClosingWebSocket.handle(
-                                                          upgrade, closer -> connection(user.get(), binary, closer), system)));
+                                                          upgrade, closer -> connection(user.get(), binary, closer), keepAlive, system)));
                                         })))));
   }
 
@@ -88,6 +95,18 @@ public final class WebSocketRoute extends AllDirectives {
       return header.get().substring(BEARER.length()).trim();
     }
     return query.orElse("");
+  }
+
+  /**
+   * The HTTP server settings of the WebSocket port: the connection cap, backlog and idle timeout
+   * of router.http (the gRPC port keeps its own).
+   */
+  public static ServerSettings serverSettings(ActorSystem<?> system, RouterSettings.Http http) {
+    ServerSettings defaults = ServerSettings.create(system.settings().config());
+    return defaults
+        .withMaxConnections(http.maxConnections())
+        .withBacklog(http.backlog())
+        .withTimeouts(defaults.getTimeouts().withIdleTimeout(FiniteDuration.create(http.idleTimeout().toMillis(), TimeUnit.MILLISECONDS)));
   }
 
   /** Sessions of this node that are still connected (for drain). */

@@ -1,5 +1,6 @@
 package org.imrouter.node.cluster;
 
+import org.imrouter.node.testkit.Await;
 import com.datastax.oss.driver.api.core.CqlSession;
 import com.datastax.oss.driver.api.core.config.DriverConfigLoader;
 import com.datastax.oss.driver.api.core.config.OptionsMap;

@@ -1,5 +1,6 @@
 package org.imrouter.node.cluster;
 
+import org.imrouter.node.testkit.Await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -1,5 +1,6 @@
 package org.imrouter.node.cluster;
 
+import org.imrouter.node.testkit.Await;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;

@@ -33,6 +33,7 @@ public final class WsClient implements AutoCloseable {
   private final CompletableFuture<Integer> closeCode = new CompletableFuture<>();
   private final StringBuilder textPart = new StringBuilder();
   private ByteBuffer binaryPart = ByteBuffer.allocate(0);
+  private final java.util.concurrent.atomic.AtomicInteger pings = new java.util.concurrent.atomic.AtomicInteger();
   private int consumed;
   private WebSocket ws;
 
@@ -134,6 +135,16 @@ public final class WsClient implements AutoCloseable {
     }
   }
 
+  /** WebSocket pings the server sent (the JDK client answers each with a pong by itself). */
+  public int pingsReceived() {
+    return pings.get();
+  }
+
+  /** Whether the server has closed the connection (or it failed). */
+  public boolean isClosed() {
+    return closeCode.isDone();
+  }
+
   /** Whether the last frame received came as a binary message. */
   public boolean lastWasBinary() {
     synchronized (frames) {
@@ -194,6 +205,13 @@ public final class WsClient implements AutoCloseable {
           }
           binaryPart = ByteBuffer.allocate(0);
         }
+        webSocket.request(1);
+        return null;
+      }
+
+      @Override
+      public CompletionStage<?> onPing(WebSocket webSocket, ByteBuffer message) {
+        pings.incrementAndGet();
         webSocket.request(1);
         return null;
       }

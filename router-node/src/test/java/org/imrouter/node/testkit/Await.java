@@ -1,4 +1,4 @@
-package org.imrouter.node.cluster;
+package org.imrouter.node.testkit;
 
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -6,8 +6,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 
-/** Waiting on conditions with deadlines: the process-level tests never sleep to "let it settle". */
-final class Await {
+/** Waiting on conditions with deadlines: tests never sleep to "let it settle". */
+public final class Await {
   private static final Duration STEP = Duration.ofMillis(200);
 
   private Await() {}
@@ -16,7 +16,7 @@ final class Await {
    * Polls {@code condition} until it holds; fails after {@code timeout} with {@code what} and the
    * current {@code state} in the message.
    */
-  static void until(String what, Duration timeout, BooleanSupplier condition, Supplier<String> state) {
+  public static void until(String what, Duration timeout, BooleanSupplier condition, Supplier<String> state) {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (!condition.getAsBoolean()) {
       if (System.nanoTime() > deadline) {
@@ -27,7 +27,7 @@ final class Await {
   }
 
   /** One bounded poll step between two checks of a condition. */
-  static void step(Duration d) {
+  public static void step(Duration d) {
     new CompletableFuture<Void>().completeOnTimeout(null, d.toMillis(), TimeUnit.MILLISECONDS).join();
   }
 }
