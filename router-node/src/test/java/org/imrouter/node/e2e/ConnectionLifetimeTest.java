@@ -43,7 +43,9 @@ class ConnectionLifetimeTest {
   /** Above Pekko HTTP's default max-connections (1,024). */
   private static final int MANY = 1_100;
   /** Handshakes in flight while opening {@link #MANY}. */
-  private static final int CONNECT_WAVE = 100;
+  private static final int CONNECT_WAVE = 50;
+  /** Devices per user (router.limits.connections-per-user): the test is about sockets, not users. */
+  private static final int DEVICES_PER_USER = 10;
   private static final Duration WAIT = Duration.ofSeconds(30);
 
   private static RouterTestNode node;
@@ -122,7 +124,7 @@ class ConnectionLifetimeTest {
       for (int wave = 0; wave < MANY; wave += CONNECT_WAVE) {
         List<CompletableFuture<WsClient>> connecting = new ArrayList<>();
         for (int i = wave; i < Math.min(MANY, wave + CONNECT_WAVE); i++) {
-          String user = "lifetime-many-" + i;
+          String user = "lifetime-many-" + i / DEVICES_PER_USER;
           connecting.add(CompletableFuture.supplyAsync(() -> WsClient.connect(node.wsUri(Tokens.valid(user))), handshakes));
         }
         for (CompletableFuture<WsClient> c : connecting) {
