@@ -1,0 +1,95 @@
+package org.imrouter.loadtest.client;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
+import org.imrouter.loadtest.check.Checks;
+import org.imrouter.loadtest.metrics.LatencyStats;
+
+/**
+ * Opens many sessions with at most {@code concurrency} handshakes in flight (the next one starts
+ * when one is welcomed or fails), and measures handshake-to-welcome latency and the connect rate.
+ */
+public final class SessionRamp {
+  /** The sessions welcomed (in spec order; null where one failed) and how the ramp went. */
+  public record Outcome(
+      List<ClientSession> sessions, List<String> failures, LatencyStats handshake, Duration elapsed) {
+    public long welcomed() {
+      return sessions.stream().filter(s -> s != null).count();
+    }
+
+    public double sessionsPerSecond() {
+      double seconds = elapsed.toNanos() / 1e9;
+      return seconds == 0 ? 0 : welcomed() / seconds;
+    }
+  }
+
+  private final WsConnector connector;
+  private final String url;
+  private final Checks checks;
+  private final Function<String, String> tokens;
+
+  /** @param tokens mints the token of a user */
+  public SessionRamp(WsConnector connector, String url, Checks checks, Function<String, String> tokens) {
+    this.connector = connector;
+    this.url = url;
+    this.checks = checks;
+    this.tokens = tokens;
+  }
+
+  public Outcome open(List<SessionSpec> specs, int concurrency, Duration welcomeTimeout, SessionListener listener) {
+    List<ClientSession> sessions = new ArrayList<>(Collections.nCopies(specs.size(), null));
+    List<String> failures = Collections.synchronizedList(new ArrayList<>());
+    LatencyStats handshake = new LatencyStats();
+    AtomicInteger next = new AtomicInteger();
+    long start = System.nanoTime();
+    List<CompletableFuture<Void>> workers = new ArrayList<>();
+    for (int w = 0; w < Math.min(concurrency, specs.size()); w++) {
+      CompletableFuture<Void> done = new CompletableFuture<>();
+      workers.add(done);
+      openNext(specs, next, sessions, failures, handshake, welcomeTimeout, listener, done);
+    }
+    CompletableFuture.allOf(workers.toArray(CompletableFuture[]::new)).join();
+    return new Outcome(sessions, List.copyOf(failures), handshake, Duration.ofNanos(System.nanoTime() - start));
+  }
+
+  private void openNext(
+      List<SessionSpec> specs,
+      AtomicInteger next,
+      List<ClientSession> sessions,
+      List<String> failures,
+      LatencyStats handshake,
+      Duration welcomeTimeout,
+      SessionListener listener,
+      CompletableFuture<Void> done) {
+    int i = next.getAndIncrement();
+    if (i >= specs.size()) {
+      done.complete(null);
+      return;
+    }
+    SessionSpec spec = specs.get(i);
+    long began = System.nanoTime();
+    ClientSession session = connector.open(url, spec.id(), spec.user(), tokens.apply(spec.user()), checks, listener);
+    session
+        .welcome()
+        .orTimeout(welcomeTimeout.toMillis(), TimeUnit.MILLISECONDS)
+        .whenComplete(
+            (welcome, failure) -> {
+              if (failure == null) {
+                handshake.recordNanos(System.nanoTime() - began);
+                synchronized (sessions) {
+                  sessions.set(i, session);
+                }
+              } else {
+                failures.add(spec.user() + ": " + failure);
+                session.close();
+              }
+              openNext(specs, next, sessions, failures, handshake, welcomeTimeout, listener, done);
+            });
+  }
+}

@@ -1,0 +1,2 @@
+/** What the load generator measures: latency histograms (HdrHistogram), per-second timelines, process CPU. */
+package org.imrouter.loadtest.metrics;
