@@ -12,7 +12,10 @@ import java.util.function.Supplier;
 import org.imrouter.loadtest.cli.Flags;
 import org.imrouter.loadtest.report.ReportFiles;
 import org.imrouter.loadtest.report.RunReport;
+import org.imrouter.loadtest.scenario.ConnectStormScenario;
+import org.imrouter.loadtest.scenario.ConnectionsScenario;
 import org.imrouter.loadtest.scenario.DmScenario;
+import org.imrouter.loadtest.scenario.RelayScenario;
 import org.imrouter.loadtest.scenario.RunContext;
 import org.imrouter.loadtest.scenario.Scenario;
 
@@ -31,7 +34,10 @@ public final class LoadGen {
       Map.of(
           "dm", () -> new DmScenario(DmScenario.Mode.DM),
           "baseline-cassandra", () -> new DmScenario(DmScenario.Mode.BASELINE_CASSANDRA),
-          "baseline-ws", () -> new DmScenario(DmScenario.Mode.BASELINE_WS));
+          "baseline-ws", () -> new DmScenario(DmScenario.Mode.BASELINE_WS),
+          "connections", ConnectionsScenario::new,
+          "connect-storm", ConnectStormScenario::new,
+          "relay", RelayScenario::new);
 
   private LoadGen() {}
 

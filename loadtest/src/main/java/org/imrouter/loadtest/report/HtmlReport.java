@@ -59,6 +59,7 @@ public final class HtmlReport {
       chart("accept latency (intended send → accepted), ms per second of the run", l.acceptTimeline(), h);
       chart("delivery latency (intended send → receiver's message), ms per second of the run", l.deliveryTimeline(), h);
     }
+    r.results().forEach((name, result) -> h.append("<h2>").append(esc(name)).append("</h2><pre>").append(esc(Json.write(result))).append("</pre>"));
     if (!r.notes().isEmpty()) {
       h.append("<h2>Notes</h2><ul>");
       r.notes().forEach(n -> h.append("<li>").append(esc(n)).append("</li>"));

@@ -6,7 +6,9 @@ import java.util.Optional;
 
 /**
  * Everything one load-generator run measured, as written to the JSON and HTML reports.
- * {@code ratios} compares the router with the baselines (e.g. router ÷ transport limit).
+ * {@code ratios} compares the router with the baselines (e.g. router ÷ transport limit);
+ * {@code results} holds the figures of the non-ladder scenarios (connections, connect storm, …)
+ * by name.
  */
 public record RunReport(
     String scenario,
@@ -15,6 +17,7 @@ public record RunReport(
     Map<String, String> flags,
     Optional<StorageBaseline> storage,
     List<LadderResult> ladders,
+    Map<String, Record> results,
     Map<String, Double> ratios,
     List<String> notes,
     boolean passed) {}

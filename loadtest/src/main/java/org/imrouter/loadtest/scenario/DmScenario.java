@@ -71,7 +71,7 @@ public final class DmScenario implements Scenario {
         ladders.stream().allMatch(l -> l.checks().violations() == 0 && l.problems().isEmpty())
             && notes.stream().noneMatch(n -> n.contains("failed"));
     return new RunReport(
-        mode.name().toLowerCase().replace('_', '-'), ctx.runId(), ctx.startedAt(), flags.asMap(), storage, ladders, ratios, notes, passed);
+        mode.name().toLowerCase().replace('_', '-'), ctx.runId(), ctx.startedAt(), flags.asMap(), storage, ladders, Map.of(), ratios, notes, passed);
   }
 
   private static LadderResult ladder(String target, String userPrefix, DmOptions options, RunContext ctx) throws InterruptedException {

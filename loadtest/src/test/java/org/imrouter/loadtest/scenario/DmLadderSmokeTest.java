@@ -47,7 +47,7 @@ class DmLadderSmokeTest {
       }
       assertEquals(Optional.of(10), result.highestPassing());
 
-      RunReport report = new RunReport("baseline-ws", "smoke", "now", Map.of(), Optional.empty(), List.of(result), Map.of(), List.of(), true);
+      RunReport report = new RunReport("baseline-ws", "smoke", "now", Map.of(), Optional.empty(), List.of(result), Map.of(), Map.of(), List.of(), true);
       assertTrue(Json.write(report).contains("\"offeredPerSecond\": 10"));
       assertTrue(HtmlReport.render(report).contains("<svg"));
     }

@@ -1,0 +1,98 @@
+package org.imrouter.loadtest.scenario;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import org.imrouter.loadtest.DevTokens;
+import org.imrouter.loadtest.check.Checks;
+import org.imrouter.loadtest.cli.Flags;
+import org.imrouter.loadtest.client.ClientSession;
+import org.imrouter.loadtest.client.SessionListener;
+import org.imrouter.loadtest.client.SessionRamp;
+import org.imrouter.loadtest.client.SessionSpec;
+import org.imrouter.loadtest.client.WsConnector;
+import org.imrouter.loadtest.metrics.Percentiles;
+import org.imrouter.loadtest.report.RunReport;
+
+/**
+ * A reconnect storm, as after a load balancer or network blip: {@code --clients} sessions are
+ * connected and welcomed, then all drop at once and reconnect at once (bounded only by {@code
+ * --connect-concurrency}); each reconnected session resyncs its inbox from the last seq it had
+ * seen and counts as done when the {@code history} answer arrives. Reports the reconnect rate and
+ * the time until the last session was resynced.
+ */
+public final class ConnectStormScenario implements Scenario {
+  static final int DEFAULT_CLIENTS = 10_000;
+  static final int DEFAULT_CONNECT_CONCURRENCY = 200;
+  private static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(60);
+
+  /** The figures of one storm. */
+  public record Result(
+      int clients,
+      long initiallyWelcomed,
+      double initialConnectPerSecond,
+      long reconnected,
+      int reconnectFailures,
+      double reconnectPerSecond,
+      Duration untilLastResynced,
+      Percentiles reconnectHandshake,
+      Percentiles reconnectAndResync,
+      boolean passed) {}
+
+  @Override
+  public RunReport run(Flags flags, RunContext ctx) throws Exception {
+    String url = flags.string("url", System.getenv().getOrDefault("ROUTER_WS_URL", DmOptions.DEFAULT_URL));
+    int clients = flags.integer("clients", DEFAULT_CLIENTS);
+    int concurrency = flags.integer("connect-concurrency", DEFAULT_CONNECT_CONCURRENCY);
+    Duration timeout = flags.duration("welcome-timeout", DEFAULT_TIMEOUT);
+    Optional<String> localAddress = flags.optional("local-address");
+    flags.rejectUnknown();
+
+    Checks checks = new Checks();
+    try (WsConnector connector = new WsConnector("loadgen-storm", localAddress)) {
+      SessionRamp ramp = new SessionRamp(connector, url, checks, DevTokens::mint);
+      List<SessionSpec> first = new ArrayList<>();
+      List<SessionSpec> second = new ArrayList<>();
+      for (int i = 0; i < clients; i++) {
+        String user = "lt-" + ctx.runId() + "-u" + i;
+        first.add(new SessionSpec("a" + i, user));
+        second.add(new SessionSpec("b" + i, user));
+      }
+      SessionRamp.Outcome initial = ramp.open(first, concurrency, timeout, SessionListener.NONE);
+      ctx.out().printf(Locale.ROOT, "connected %d of %d at %.0f sessions/s (%d failed)%n",
+          initial.welcomed(), clients, initial.sessionsPerSecond(), initial.failures().size());
+      List<ClientSession> sessions = initial.sessions();
+      long[] lastSeen = new long[clients];
+      for (int i = 0; i < clients; i++) {
+        lastSeen[i] = sessions.get(i) == null ? 0 : sessions.get(i).lastSeq(ClientSession.INBOX);
+      }
+      List<ClientSession> open = sessions.stream().filter(s -> s != null).toList();
+      open.forEach(ClientSession::close); // all drop at once
+      ConnectionsScenario.awaitClosed(open);
+      ctx.out().println("all dropped; reconnecting all at once");
+
+      SessionRamp.Outcome storm =
+          ramp.open(second, concurrency, timeout, SessionListener.NONE,
+              s -> s.sync(ClientSession.INBOX, lastSeen[Integer.parseInt(s.id().substring(1))], DmLadder.SYNC_PAGE));
+      Percentiles handshake = storm.handshake().percentiles();
+      Percentiles ready = storm.ready().percentiles();
+      double perSecond = storm.elapsed().isZero() ? 0 : storm.welcomed() / (storm.elapsed().toNanos() / 1e9);
+      ctx.out().printf(Locale.ROOT,
+          "reconnected and resynced %d of %d in %.2f s (%.0f sessions/s); handshake p50 %.1f p99 %.1f ms; welcome+resync p50 %.1f p99 %.1f max %.1f ms; %d failed%n",
+          storm.welcomed(), clients, storm.elapsed().toNanos() / 1e9, perSecond, handshake.p50(), handshake.p99(),
+          ready.p50(), ready.p99(), ready.max(), storm.failures().size());
+      storm.failures().stream().limit(5).forEach(f -> ctx.out().println("  ! " + f));
+      boolean passed = initial.failures().isEmpty() && storm.failures().isEmpty() && checks.summary().violations() == 0;
+      Result result = new Result(clients, initial.welcomed(), initial.sessionsPerSecond(), storm.welcomed(),
+          storm.failures().size(), perSecond, storm.elapsed(), handshake, ready, passed);
+      List<ClientSession> reopened = storm.sessions().stream().filter(s -> s != null).toList();
+      reopened.forEach(ClientSession::close);
+      ConnectionsScenario.awaitClosed(reopened);
+      return new RunReport("connect-storm", ctx.runId(), ctx.startedAt(), flags.asMap(), Optional.empty(), List.of(),
+          Map.of("connect-storm", result), Map.of(), List.of(), passed);
+    }
+  }
+}
