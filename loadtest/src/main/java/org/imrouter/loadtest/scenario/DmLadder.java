@@ -52,8 +52,11 @@ public final class DmLadder implements SessionListener {
   private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(10);
   /** Individual violations quoted in the report (the counts are always complete). */
   private static final int MAX_PROBLEMS_LISTED = 20;
-  /** What a send that could not be queued on its connection is counted as. */
-  static final String CLIENT_QUEUE_FULL = "CLIENT_QUEUE_FULL";
+  /**
+   * The error a send is counted under when it never left the load generator: its connection had
+   * closed (e.g. the server dropped a slow consumer) or its send queue was full.
+   */
+  static final String CLIENT_SEND_FAILED = "CLIENT_SEND_FAILED";
 
   private final String target;
   private final String userPrefix;
@@ -159,7 +162,7 @@ public final class DmLadder implements SessionListener {
                     .setText(clientMsgId + " " + padding))
             .build();
     if (!sender.send(frame) && m.fail()) {
-      step.error(CLIENT_QUEUE_FULL);
+      step.error(CLIENT_SEND_FAILED);
     }
   }
 
