@@ -25,6 +25,15 @@ import org.imrouter.loadtest.scenario.Scenario;
  * exits non-zero when a correctness check found a violation.
  */
 public final class LoadGen {
+  static {
+    // Pekko's Java futures run their callbacks as *Async on the JDK's default executor, which on a
+    // 2-core machine starts a thread per callback unless the common pool has parallelism >= 2
+    // (see the router's AsyncCompletions). Set before anything loads the pool.
+    if (System.getProperty("java.util.concurrent.ForkJoinPool.common.parallelism") == null) {
+      System.setProperty("java.util.concurrent.ForkJoinPool.common.parallelism", "2");
+    }
+  }
+
   static final int EXIT_VIOLATIONS = 1;
   static final int EXIT_USAGE = 2;
   private static final String DEFAULT_OUT_ROOT = "loadtest/target/reports";

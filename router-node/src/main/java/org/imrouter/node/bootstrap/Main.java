@@ -22,6 +22,10 @@ import org.slf4j.LoggerFactory;
  * status instead of leaving a half-started node.
  */
 public final class Main {
+  static {
+    AsyncCompletions.useSharedPool(); // first of all: before anything loads the common pool
+  }
+
   private static final Logger log = LoggerFactory.getLogger(Main.class);
   private static final String SYSTEM_NAME = "im-router";
 

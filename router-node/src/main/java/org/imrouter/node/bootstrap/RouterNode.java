@@ -55,6 +55,13 @@ public final class RouterNode {
   }
 
   public static RouterNode start(ActorSystem<?> system, RouterSettings settings) {
+    if (!AsyncCompletions.sharedPoolInUse()) {
+      log.warn(
+          "The common ForkJoinPool has a parallelism below {}: every ask and future callback starts a thread."
+              + " Start the JVM with -Djava.util.concurrent.ForkJoinPool.common.parallelism={}",
+          AsyncCompletions.MIN_PARALLELISM,
+          AsyncCompletions.MIN_PARALLELISM);
+    }
     Cluster cluster = Cluster.get(system);
     boolean noSeeds = system.settings().config().getStringList("pekko.cluster.seed-nodes").isEmpty();
     if (settings.clusterJoin().equals(JOIN_SELF) && noSeeds) {
