@@ -32,8 +32,7 @@ final class GroupSnapshots implements SnapshotAdapter<GroupEntity.State> {
     GroupSnapshot.Builder b =
         GroupSnapshot.newBuilder().setLastSeq(state.lastSeq()).setCreated(state.created()).setTitle(state.title());
     state.members().forEach((user, role) -> b.addMembers(MemberSnapshot.newBuilder().setUser(user).setRole(role)));
-    state.recent().items()
-        .forEach(i -> b.addRecent(SeqEvent.newBuilder().setSeq(i.seq()).setGroup(((StreamItem.Group) i).event())));
+    // not the recent items: recovery refills them from the events it replays (see UserSnapshots)
     state.dedup().entries()
         .forEach(e -> b.addDedup(Dedup.newBuilder().setKey(e._1).setMsgId(e._2.msgId()).setSeq(e._2.seq()).setTs(e._2.ts())));
     state.outbox().next().forEach((user, c) -> b.addNoticeCounters(PeerCounter.newBuilder().setPeer(user).setCounter(c)));
@@ -51,7 +50,7 @@ final class GroupSnapshots implements SnapshotAdapter<GroupEntity.State> {
       members = members.put(m.getUser(), m.getRole());
     }
     RecentItems recent = RecentItems.empty(settings.recentItems());
-    for (SeqEvent e : s.getRecentList()) {
+    for (SeqEvent e : s.getRecentList()) { // only snapshots of earlier versions carry them
       recent = recent.add(new StreamItem.Group(groupId, e.getSeq(), e.getGroup()));
     }
     DedupWindow dedup = DedupWindow.empty(settings.dedupEntries(), settings.dedupWindow().toMillis());

@@ -19,7 +19,9 @@ import org.imrouter.protocol.persist.UserSnapshot;
 
 /**
  * Maps {@link UserEntity.State} to its protobuf snapshot and back, so snapshots evolve like
- * events do. Window sizes are settings, not data: they come from the running configuration.
+ * events do. Window sizes are settings, not data: they come from the running configuration. A
+ * snapshot holds what recovery cannot rebuild from the events after it (dedup window, counters,
+ * unconfirmed transfers, groups, cursors), not the recent items (docs/decisions/0007).
  */
 final class UserSnapshots implements SnapshotAdapter<UserEntity.State> {
   private final String userId;
@@ -33,7 +35,9 @@ final class UserSnapshots implements SnapshotAdapter<UserEntity.State> {
   @Override
   public Object toJournal(UserEntity.State state) {
     UserSnapshot.Builder b = UserSnapshot.newBuilder().setLastSeq(state.lastSeq());
-    state.recent().items().forEach(i -> b.addRecent(seqEvent(i.seq(), ((StreamItem.Inbox) i).event())));
+    // The recent items are not written: they are the journal's last events again, and with long
+    // texts they could make a snapshot huge. Recovery refills them from the events it replays;
+    // syncs further back read the journal.
     state.dedup().entries()
         .forEach(e -> b.addDedup(Dedup.newBuilder().setKey(e._1).setMsgId(e._2.msgId()).setSeq(e._2.seq()).setTs(e._2.ts())));
     state.outbox().next().forEach((peer, c) -> b.addSentCounters(counter(peer, c)));
@@ -48,7 +52,7 @@ final class UserSnapshots implements SnapshotAdapter<UserEntity.State> {
   public UserEntity.State fromJournal(Object from) {
     UserSnapshot s = (UserSnapshot) from;
     RecentItems recent = RecentItems.empty(settings.recentItems());
-    for (SeqEvent e : s.getRecentList()) {
+    for (SeqEvent e : s.getRecentList()) { // only snapshots of earlier versions carry them
       recent = recent.add(new StreamItem.Inbox(userId, e.getSeq(), e.getInbox()));
     }
     DedupWindow dedup = DedupWindow.empty(settings.dedupEntries(), settings.dedupWindow().toMillis());

@@ -33,6 +33,8 @@ import org.apache.pekko.serialization.Serialization;
 import org.apache.pekko.serialization.SerializationExtension;
 import org.apache.pekko.serialization.Serializer;
 import org.apache.pekko.serialization.Serializers;
+import org.imrouter.node.group.GroupEntityTest;
+import org.imrouter.node.user.UserEntityTest;
 import org.imrouter.node.config.RouterSettings;
 import org.imrouter.node.group.GroupEntity;
 import org.imrouter.node.stream.Reply;
@@ -196,10 +198,10 @@ class PersistenceSerializationTest {
     sam.persistenceTestKit().clearByIdPreservingSeqNumbers(pid);
     UserEntity.State after = sam.restart().state();
 
-    assertEquals(before, after);
+    // snapshots leave the recent items out (docs/decisions/0007); nothing was replayed after it
+    assertEquals(UserEntityTest.recentAside(before), after);
     // and it was worth comparing
     assertEquals(6, after.lastSeq());
-    assertEquals(5, after.recent().items().size());
     assertEquals("c1", after.dedup().find("c1").get().clientMsgId());
     assertEquals(1, after.outbox().unacked("carol", 0).size());
     assertTrue(after.outbox().unacked("dave", 0).isEmpty());
@@ -235,13 +237,12 @@ class PersistenceSerializationTest {
     team.persistenceTestKit().clearByIdPreservingSeqNumbers(pid);
     GroupEntity.State after = team.restart().state();
 
-    assertEquals(before, after);
+    assertEquals(GroupEntityTest.recentAside(before), after);
     assertEquals(6, after.lastSeq());
     assertTrue(after.created());
     assertEquals("Team", after.title());
     assertEquals(List.of("owner", "bob"), after.members().keySet().toJavaList());
     assertEquals(Role.OWNER, after.roleOf("owner"));
-    assertEquals(5, after.recent().items().size());
     Reply.Accepted bobs = after.dedup().find("bob\nk1").get();
     assertEquals(new Reply.Accepted("k1", "group:team", 2, bobs.msgId(), bobs.ts()), bobs);
     assertEquals("k1", after.dedup().find("system:bot\nk1").get().clientMsgId());
