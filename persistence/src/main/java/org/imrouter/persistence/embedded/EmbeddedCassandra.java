@@ -328,6 +328,9 @@ public final class EmbeddedCassandra implements CassandraEndpoint, AutoCloseable
 
     // --- configuration files ---------------------------------------------------------------
 
+    /** Memtables may use 1/this of the heap (Cassandra's own default). */
+    private static final int MEMTABLE_HEAP_SHARE = 4;
+
     static String cassandraYaml(Settings settings) {
         Path dir = settings.dataDir();
         return String.join("\n",
@@ -349,8 +352,11 @@ public final class EmbeddedCassandra implements CassandraEndpoint, AutoCloseable
                 // acknowledged writes reach the commit log at once and are synced every 10 s
                 "commitlog_sync: periodic",
                 "commitlog_sync_period: 10000ms",
-                // small memtables and one compactor: a development server that shares the machine
-                "memtable_heap_space: 64MiB",
+                // Memtables get Cassandra's default share, a quarter of the heap: at 64 MiB they
+                // were flushed every few MiB of journal writes under load, and the small sstables
+                // kept the one compactor busy (BENCHMARKS.md). One compactor: a development server
+                // that shares the machine.
+                "memtable_heap_space: " + settings.heapMb() / MEMTABLE_HEAP_SHARE + "MiB",
                 "memtable_offheap_space: 64MiB",
                 "concurrent_compactors: 1",
                 "data_file_directories:",

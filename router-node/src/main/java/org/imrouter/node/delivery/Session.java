@@ -229,13 +229,13 @@ public final class Session extends AbstractBehavior<Session.Command> {
   // ------------------------------------------------------------------ registration
 
   private void connect() {
-    getContext()
-        .ask(
-            UserEntity.ConnectResult.class,
-            deps.sharding().entityRefFor(UserEntity.ENTITY_TYPE_KEY, userId),
-            askTimeout,
-            replyTo -> new UserEntity.Connect(pushRef, replyTo),
-            ConnectAnswer::new);
+    ActorAsk.ask(
+        getContext(),
+        deps.sharding().entityRefFor(UserEntity.ENTITY_TYPE_KEY, userId),
+        UserEntity.ConnectResult.class,
+        askTimeout,
+        replyTo -> new UserEntity.Connect(pushRef, replyTo),
+        ConnectAnswer::new);
   }
 
   private Behavior<Command> onConnectAnswer(ConnectAnswer answer) {
@@ -425,8 +425,7 @@ public final class Session extends AbstractBehavior<Session.Command> {
       String ref,
       org.apache.pekko.actor.typed.RecipientRef<T> target,
       java.util.function.Function<ActorRef<Reply>, T> command) {
-    getContext()
-        .ask(Reply.class, target, askTimeout, command::apply, (reply, failure) -> new Answered(kind, ref, reply, failure));
+    ActorAsk.ask(getContext(), target, Reply.class, askTimeout, command, (reply, failure) -> new Answered(kind, ref, reply, failure));
   }
 
   private Behavior<Command> onAnswered(Answered a) {
