@@ -104,6 +104,10 @@ public final class WebSocketRoute extends AllDirectives {
   public static ServerSettings serverSettings(ActorSystem<?> system, RouterSettings.Http http) {
     ServerSettings defaults = ServerSettings.create(system.settings().config());
     return defaults
+        // HTTP/2 is for the gRPC port; here it would only add protocol-detection stages to every
+        // connection (heap per idle session, BENCHMARKS.md)
+        .withEnableHttp2(false)
+        .withPreviewServerSettings(defaults.getPreviewServerSettings().withEnableHttp2(false))
         .withMaxConnections(http.maxConnections())
         .withBacklog(http.backlog())
         .withTimeouts(defaults.getTimeouts().withIdleTimeout(FiniteDuration.create(http.idleTimeout().toMillis(), TimeUnit.MILLISECONDS)));
