@@ -1,15 +1,12 @@
 package org.imrouter.loadtest.client;
 
 import com.google.protobuf.InvalidProtocolBufferException;
+import java.nio.ByteBuffer;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
-import org.apache.pekko.http.javadsl.model.ws.BinaryMessage;
-import org.apache.pekko.stream.BoundedSourceQueue;
-import org.apache.pekko.stream.QueueOfferResult;
-import org.apache.pekko.util.ByteString;
 import org.imrouter.loadtest.check.Checks;
 import org.imrouter.loadtest.check.StreamKey;
 import org.imrouter.protocol.v1.ClientFrame;
@@ -28,7 +25,7 @@ import org.imrouter.protocol.v1.Welcome;
  * run's checkers (live seq order, duplicates, live count per stream), completes the futures of
  * what the load generator awaits (welcome, sync pages, group requests) and hands the rest to the
  * scenario's {@link SessionListener}. No thread of its own: frames arrive on the connection's
- * stream, sends go into a bounded queue that the connection drains.
+ * event-loop thread, sends go into the connection's bounded send buffer.
  */
 public final class ClientSession {
   /** The inbox's stream name in frames. */
@@ -44,7 +41,9 @@ public final class ClientSession {
   private final Map<String, LongAdder> liveItems = new ConcurrentHashMap<>();
   private final Map<String, CompletableFuture<History>> syncs = new ConcurrentHashMap<>();
   private final Map<String, CompletableFuture<Result>> requests = new ConcurrentHashMap<>();
-  private volatile BoundedSourceQueue<org.apache.pekko.http.javadsl.model.ws.Message> out;
+  private volatile Outbound out;
+  // a close asked for before the connection was set up is carried out when it is
+  private volatile boolean closeRequested;
   private volatile long welcomedAtNanos;
 
   ClientSession(String id, String user, Checks checks, SessionListener listener) {
@@ -91,11 +90,10 @@ public final class ClientSession {
     return checks.seqs.lastSeq(new StreamKey(id, stream), welcomeSeq(stream));
   }
 
-  /** Queues a frame; false if the connection is not open or its send queue is full. */
+  /** Queues a frame; false if the connection is not open or its send buffer is full. */
   public boolean send(ClientFrame frame) {
-    BoundedSourceQueue<org.apache.pekko.http.javadsl.model.ws.Message> q = out;
-    return q != null
-        && q.offer(BinaryMessage.create(ByteString.fromArrayUnsafe(frame.toByteArray()))) == QueueOfferResult.enqueued();
+    Outbound o = out;
+    return o != null && o.send(frame.toByteArray());
   }
 
   /** Sends a group request (createGroup, addMembers, …) and completes with its result or error. */
@@ -145,15 +143,19 @@ public final class ClientSession {
     return item.hasMessage() ? item.getMessage().getSeq() : item.getSystem().getSeq();
   }
 
-  void attach(BoundedSourceQueue<org.apache.pekko.http.javadsl.model.ws.Message> queue) {
-    this.out = queue;
+  void attach(Outbound outbound) {
+    this.out = outbound;
+    if (closeRequested) {
+      outbound.close();
+    }
   }
 
   /** Closes the connection from the client side (normal close). */
   public void close() {
-    BoundedSourceQueue<org.apache.pekko.http.javadsl.model.ws.Message> q = out;
-    if (q != null) {
-      q.complete();
+    closeRequested = true;
+    Outbound o = out;
+    if (o != null) {
+      o.close();
     }
   }
 
@@ -171,11 +173,11 @@ public final class ClientSession {
     closed.complete(info);
   }
 
-  void onBytes(ByteString bytes) {
+  void onBytes(ByteBuffer bytes) {
     long now = System.nanoTime();
     ServerFrame frame;
     try {
-      frame = ServerFrame.parseFrom(bytes.toArrayUnsafe());
+      frame = ServerFrame.parseFrom(bytes);
     } catch (InvalidProtocolBufferException e) {
       listener.onError(this, "", "UNPARSABLE_FRAME", now);
       return;

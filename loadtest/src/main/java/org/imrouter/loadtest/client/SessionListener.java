@@ -6,8 +6,8 @@ import org.imrouter.protocol.v1.SystemItem;
 
 /**
  * What a scenario wants to hear of a session's frames, with the {@link System#nanoTime()} at
- * which each arrived. Called on the connection's stream thread: implementations must be
- * thread-safe and quick. The session has already fed pushed items to the checkers.
+ * which each arrived. Called on the connection's event-loop thread, which all sessions share:
+ * implementations must be thread-safe, quick and never block. The session has already fed pushed items to the checkers.
  */
 public interface SessionListener {
   SessionListener NONE = new SessionListener() {};

@@ -1,76 +1,89 @@
 package org.imrouter.loadtest.client;
 
-import com.typesafe.config.Config;
-import com.typesafe.config.ConfigFactory;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPipeline;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.nio.NioEventLoopGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.codec.http.DefaultHttpHeaders;
+import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.websocketx.WebSocketClientHandshaker;
+import io.netty.handler.codec.http.websocketx.WebSocketClientHandshakerFactory;
+import io.netty.handler.codec.http.websocketx.WebSocketClientProtocolHandler;
+import io.netty.handler.codec.http.websocketx.WebSocketFrameAggregator;
+import io.netty.handler.codec.http.websocketx.WebSocketVersion;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.util.concurrent.DefaultThreadFactory;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
-import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
-import org.apache.pekko.Done;
-import org.apache.pekko.actor.ActorSystem;
-import org.apache.pekko.http.javadsl.ConnectionContext;
-import org.apache.pekko.http.javadsl.Http;
-import org.apache.pekko.http.javadsl.model.headers.Authorization;
-import org.apache.pekko.http.javadsl.model.ws.Message;
-import org.apache.pekko.http.javadsl.model.ws.PeerClosedConnectionException;
-import org.apache.pekko.http.javadsl.model.ws.WebSocketRequest;
-import org.apache.pekko.http.javadsl.model.ws.WebSocketUpgradeResponse;
-import org.apache.pekko.http.javadsl.settings.ClientConnectionSettings;
-import org.apache.pekko.japi.Pair;
-import org.apache.pekko.stream.BoundedSourceQueue;
-import org.apache.pekko.stream.Materializer;
-import org.apache.pekko.stream.javadsl.Flow;
-import org.apache.pekko.stream.javadsl.Keep;
-import org.apache.pekko.stream.javadsl.Sink;
-import org.apache.pekko.stream.javadsl.Source;
-import org.apache.pekko.util.ByteString;
+import javax.net.ssl.SSLException;
 import org.imrouter.loadtest.check.Checks;
 
 /**
- * Opens WebSocket sessions with the Pekko HTTP client, all in one actor system: a connection is
- * a few stream stages on shared dispatcher threads, not a thread, so one process holds tens of
- * thousands of them. Frames are binary protobuf ({@code ?encoding=binary}); the token goes in the
- * Authorization header. Pekko answers the server's pings itself.
+ * Opens WebSocket sessions with Netty: every session of the run is one channel on one shared
+ * event loop of {@link #EVENT_LOOP_THREADS} threads, so a session costs a socket and a short
+ * pipeline, not threads or stream stages; one process holds 18,000 and connects over a thousand a
+ * second. Frames are binary protobuf ({@code ?encoding=binary}), the token goes in the
+ * Authorization header, and Netty's WebSocket protocol handler answers the server's pings.
  */
 public final class WsConnector implements AutoCloseable {
-  /** Frames a session may have queued for sending before {@link ClientSession#send} refuses. */
-  static final int SEND_QUEUE_FRAMES = 4096;
+  /**
+   * Bytes a session may have waiting to be written before {@link ClientSession#send} refuses
+   * (about 4,000 dm frames); sending resumes below the low mark.
+   */
+  static final int SEND_BUFFER_HIGH_BYTES = 1 << 20;
 
-  /** A frame split over several WebSocket frames is collected for at most this long. */
-  private static final Duration STREAMED_FRAME_TIMEOUT = Duration.ofSeconds(10);
+  static final int SEND_BUFFER_LOW_BYTES = SEND_BUFFER_HIGH_BYTES / 2;
 
-  private static final Duration SHUTDOWN_TIMEOUT = Duration.ofSeconds(30);
+  /** Two at most: on this 2-core box the load generator must leave a core to what it measures. */
+  static final int EVENT_LOOP_THREADS = Math.min(2, Runtime.getRuntime().availableProcessors());
+
+  /** The largest message the load generator accepts: a full history page with headroom. */
+  private static final int MAX_MESSAGE_BYTES = 16 << 20;
+
+  /** The 101 response, collected whole so the handshaker can check it. */
+  private static final int MAX_HANDSHAKE_RESPONSE_BYTES = 64 << 10;
+
+  private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(30);
+
+  /** Upgrade response deadline; the ramp's welcome timeout bounds the whole session start anyway. */
+  private static final Duration HANDSHAKE_TIMEOUT = Duration.ofSeconds(60);
+
+  private static final Duration SHUTDOWN_QUIET_PERIOD = Duration.ZERO;
+  private static final Duration SHUTDOWN_TIMEOUT = Duration.ofSeconds(10);
+
+  private static final String BEARER = "Bearer ";
+
+  private final EventLoopGroup eventLoop;
+  private final Bootstrap bootstrap;
+  private final Optional<InetSocketAddress> localAddress;
+  private volatile SslContext tls;
 
   /**
-   * The client defaults close a connection that is silent for 60 s, which would end every idle
-   * session of a long hold; the load generator decides itself how long a session lives.
+   * @param name names the event-loop threads
+   * @param localHost the client's source address (e.g. 127.0.0.2), to spread ephemeral ports
    */
-  private static final String CLIENT_CONFIG =
-      """
-      pekko.http.client.idle-timeout = infinite
-      pekko.loglevel = WARNING
-      pekko.stdout-loglevel = WARNING
-      pekko.loggers = ["org.apache.pekko.event.slf4j.Slf4jLogger"]
-      pekko.logging-filter = "org.apache.pekko.event.slf4j.Slf4jLoggingFilter"
-      """;
-
-  private final ActorSystem system;
-  private final Materializer materializer;
-  private final Http http;
-  private final ClientConnectionSettings settings;
-  private final Optional<InetSocketAddress> localAddress;
-
-  /** @param localHost the client's source address (e.g. 127.0.0.2), to spread ephemeral ports */
   public WsConnector(String name, Optional<String> localHost) {
-    Config config = ConfigFactory.parseString(CLIENT_CONFIG).withFallback(ConfigFactory.load());
-    this.system = ActorSystem.create(name, config);
-    this.materializer = Materializer.matFromSystem(system);
-    this.http = Http.get(system);
+    this.eventLoop = new NioEventLoopGroup(EVENT_LOOP_THREADS, new DefaultThreadFactory(name, true));
     this.localAddress = localHost.map(h -> new InetSocketAddress(h, 0));
-    this.settings = ClientConnectionSettings.create(system).withLocalAddress(localAddress);
+    this.bootstrap =
+        new Bootstrap()
+            .group(eventLoop)
+            .channel(NioSocketChannel.class)
+            .option(ChannelOption.TCP_NODELAY, true)
+            .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) CONNECT_TIMEOUT.toMillis())
+            .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(SEND_BUFFER_LOW_BYTES, SEND_BUFFER_HIGH_BYTES));
   }
 
   /**
@@ -79,66 +92,54 @@ public final class WsConnector implements AutoCloseable {
    */
   public ClientSession open(String url, String sessionId, String user, String token, Checks checks, SessionListener listener) {
     ClientSession session = new ClientSession(sessionId, user, checks, listener);
-    Sink<Message, CompletionStage<Done>> incoming =
-        Flow.<Message>create()
-            .filter(m -> !m.isText())
-            .mapAsync(1, this::bytes)
-            .toMat(Sink.foreach(session::onBytes), Keep.right());
-    Source<Message, BoundedSourceQueue<Message>> outgoing = Source.queue(SEND_QUEUE_FRAMES);
-    Flow<Message, Message, Pair<CompletionStage<Done>, BoundedSourceQueue<Message>>> flow =
-        Flow.fromSinkAndSourceCoupledMat(incoming, outgoing, Keep.both());
-    WebSocketRequest request =
-        WebSocketRequest.create(binaryUrl(url)).addHeader(Authorization.oauth2(token));
-    Pair<CompletionStage<WebSocketUpgradeResponse>, Pair<CompletionStage<Done>, BoundedSourceQueue<Message>>> started =
-        http.singleWebSocketRequest(
-            request,
-            flow,
-            url.startsWith("wss:") ? http.defaultClientHttpsContext() : ConnectionContext.noEncryption(),
-            localAddress,
-            settings,
-            system.log(),
-            materializer);
-    session.attach(started.second().second());
-    started
-        .first()
-        .whenComplete(
-            (response, failure) -> {
-              if (failure != null) {
-                session.connectFailed(failure);
-              } else if (!response.isValid()) {
-                session.connectFailed(
-                    new IllegalStateException("upgrade refused: " + response.response().status()));
-              }
-            });
-    started
-        .second()
-        .first()
-        .whenComplete((done, failure) -> session.ended(closeInfo(failure)));
+    WsEndpoint endpoint = WsEndpoint.parse(binaryUrl(url));
+    HttpHeaders headers = new DefaultHttpHeaders().set(HttpHeaderNames.AUTHORIZATION, BEARER + token);
+    WebSocketClientHandshaker handshaker =
+        WebSocketClientHandshakerFactory.newHandshaker(endpoint.uri(), WebSocketVersion.V13, null, false, headers, MAX_MESSAGE_BYTES);
+    SslContext sslContext = endpoint.tls() ? tlsContext() : null;
+    InetSocketAddress remote = new InetSocketAddress(endpoint.host(), endpoint.port());
+    Bootstrap b =
+        bootstrap
+            .clone()
+            .handler(
+                new ChannelInitializer<SocketChannel>() {
+                  @Override
+                  protected void initChannel(SocketChannel ch) {
+                    ChannelPipeline p = ch.pipeline();
+                    if (sslContext != null) {
+                      p.addLast(sslContext.newHandler(ch.alloc(), endpoint.host(), endpoint.port()));
+                    }
+                    p.addLast(new HttpClientCodec());
+                    p.addLast(new HttpObjectAggregator(MAX_HANDSHAKE_RESPONSE_BYTES));
+                    // close frames are not handled here: the session handler records their code first
+                    p.addLast(new WebSocketClientProtocolHandler(handshaker, false, true, HANDSHAKE_TIMEOUT.toMillis()));
+                    p.addLast(new WebSocketFrameAggregator(MAX_MESSAGE_BYTES));
+                    WsClientHandler handler = new WsClientHandler(session, ch);
+                    p.addLast(handler);
+                    session.attach(handler);
+                  }
+                });
+    ChannelFuture connecting = localAddress.map(local -> b.connect(remote, local)).orElseGet(() -> b.connect(remote));
+    connecting.addListener(
+        f -> {
+          if (!f.isSuccess()) {
+            session.connectFailed(f.cause());
+          }
+        });
     return session;
   }
 
-  private static CloseInfo closeInfo(Throwable failure) {
-    long now = System.nanoTime();
-    if (failure == null) {
-      return new CloseInfo(CloseInfo.NORMAL, "", now);
+  private SslContext tlsContext() {
+    SslContext context = tls;
+    if (context == null) {
+      try {
+        context = SslContextBuilder.forClient().build();
+      } catch (SSLException e) {
+        throw new IllegalStateException("cannot set up TLS for wss://", e);
+      }
+      tls = context;
     }
-    Throwable cause =
-        failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
-    if (cause instanceof PeerClosedConnectionException closed) {
-      return new CloseInfo(closed.closeCode(), closed.closeReason(), now);
-    }
-    return new CloseInfo(CloseInfo.ABNORMAL, cause.toString(), now);
-  }
-
-  private CompletionStage<ByteString> bytes(Message message) {
-    var binary = message.asBinaryMessage();
-    if (binary.isStrict()) {
-      return CompletableFuture.completedFuture(binary.getStrictData());
-    }
-    return binary
-        .getStreamedData()
-        .completionTimeout(STREAMED_FRAME_TIMEOUT)
-        .runFold(ByteString.emptyByteString(), ByteString::concat, materializer);
+    return context;
   }
 
   static String binaryUrl(String url) {
@@ -147,11 +148,8 @@ public final class WsConnector implements AutoCloseable {
 
   @Override
   public void close() {
-    try {
-      system.terminate();
-      system.getWhenTerminated().toCompletableFuture().get(SHUTDOWN_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
-    } catch (Exception e) {
-      // the run is over either way; a slow shutdown must not hide its results
-    }
+    eventLoop
+        .shutdownGracefully(SHUTDOWN_QUIET_PERIOD.toMillis(), SHUTDOWN_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)
+        .awaitUninterruptibly(SHUTDOWN_TIMEOUT.toMillis());
   }
 }

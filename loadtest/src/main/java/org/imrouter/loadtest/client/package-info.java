@@ -1,2 +1,5 @@
-/** The load generator's WebSocket client: many sessions in one Pekko actor system, protobuf frames. */
+/**
+ * The load generator's WebSocket client: many sessions as Netty channels on one shared event
+ * loop, binary protobuf frames, and the ramp that opens them.
+ */
 package org.imrouter.loadtest.client;

@@ -21,8 +21,8 @@ import org.imrouter.loadtest.metrics.ServerMemory;
 import org.imrouter.loadtest.report.RunReport;
 
 /**
- * Idle connections: ramps to {@code --sessions} authenticated sessions, holds them silent (Pekko
- * answers the server's pings) for {@code --hold}, counts the survivors every sample interval and
+ * Idle connections: ramps to {@code --sessions} authenticated sessions, holds them silent (the
+ * client answers the server's pings) for {@code --hold}, counts the survivors every sample interval and
  * records the close codes of any that ended; with {@code --server-pid}, the server's heap (after a
  * full GC) and RSS before and after the ramp give the memory per session.
  */

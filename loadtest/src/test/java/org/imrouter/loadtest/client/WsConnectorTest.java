@@ -1,0 +1,146 @@
+package org.imrouter.loadtest.client;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.nio.NioEventLoopGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.PongWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.WebSocketFrame;
+import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolConfig;
+import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
+import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler.HandshakeComplete;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.imrouter.loadtest.check.Checks;
+import org.imrouter.protocol.v1.ServerFrame;
+import org.imrouter.protocol.v1.Welcome;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The Netty client against a scripted Netty WebSocket server: it sends the token and asks for
+ * binary frames, answers a ping with a pong carrying the same bytes, and reports the server's
+ * close code and reason.
+ */
+class WsConnectorTest {
+  private static final int SERVER_CLOSE_CODE = 4001;
+  private static final String SERVER_CLOSE_REASON = "pong seen";
+  private static final String PING_BYTES = "are you there";
+  private static final long TIMEOUT_SECONDS = 10;
+
+  private final CompletableFuture<String> authorization = new CompletableFuture<>();
+  private final CompletableFuture<String> requestUri = new CompletableFuture<>();
+  private final CompletableFuture<String> pong = new CompletableFuture<>();
+  private EventLoopGroup serverLoop;
+  private Channel server;
+
+  /** Welcomes, pings, and closes with {@link #SERVER_CLOSE_CODE} once the pong is back. */
+  private final class ScriptedServer extends SimpleChannelInboundHandler<WebSocketFrame> {
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object event) {
+      if (event instanceof HandshakeComplete hs) {
+        authorization.complete(hs.requestHeaders().get(HttpHeaderNames.AUTHORIZATION));
+        requestUri.complete(hs.requestUri());
+        ServerFrame welcome = ServerFrame.newBuilder().setWelcome(Welcome.newBuilder().setUserId("alice")).build();
+        ctx.writeAndFlush(new BinaryWebSocketFrame(Unpooled.wrappedBuffer(welcome.toByteArray())));
+        ctx.writeAndFlush(new PingWebSocketFrame(Unpooled.copiedBuffer(PING_BYTES, StandardCharsets.UTF_8)));
+      }
+    }
+
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, WebSocketFrame frame) {
+      if (frame instanceof PongWebSocketFrame) {
+        pong.complete(frame.content().toString(StandardCharsets.UTF_8));
+        ctx.writeAndFlush(new CloseWebSocketFrame(SERVER_CLOSE_CODE, SERVER_CLOSE_REASON));
+      }
+    }
+  }
+
+  @BeforeEach
+  void startServer() throws InterruptedException {
+    serverLoop = new NioEventLoopGroup(1);
+    WebSocketServerProtocolConfig config =
+        WebSocketServerProtocolConfig.newBuilder().websocketPath("/v1/ws").checkStartsWith(true).dropPongFrames(false).build();
+    server =
+        new ServerBootstrap()
+            .group(serverLoop)
+            .channel(NioServerSocketChannel.class)
+            .childHandler(
+                new ChannelInitializer<SocketChannel>() {
+                  @Override
+                  protected void initChannel(SocketChannel ch) {
+                    ch.pipeline()
+                        .addLast(new HttpServerCodec(), new HttpObjectAggregator(1 << 16), new WebSocketServerProtocolHandler(config), new ScriptedServer());
+                  }
+                })
+            .bind("127.0.0.1", 0)
+            .sync()
+            .channel();
+  }
+
+  @AfterEach
+  void stopServer() {
+    server.close().syncUninterruptibly();
+    serverLoop.shutdownGracefully(0, TIMEOUT_SECONDS, TimeUnit.SECONDS).syncUninterruptibly();
+  }
+
+  @Test
+  void answersPingsAndReportsTheServersCloseCode() throws Exception {
+    int port = ((InetSocketAddress) server.localAddress()).getPort();
+    try (WsConnector connector = new WsConnector("test", Optional.of("127.0.0.1"))) {
+      ClientSession session =
+          connector.open("ws://127.0.0.1:" + port + "/v1/ws", "s1", "alice", "tok", new Checks(), SessionListener.NONE);
+
+      assertEquals("alice", session.welcome().get(TIMEOUT_SECONDS, TimeUnit.SECONDS).getUserId());
+      assertEquals("Bearer tok", authorization.get(TIMEOUT_SECONDS, TimeUnit.SECONDS));
+      assertTrue(requestUri.get(TIMEOUT_SECONDS, TimeUnit.SECONDS).endsWith("?encoding=binary"));
+      assertEquals(PING_BYTES, pong.get(TIMEOUT_SECONDS, TimeUnit.SECONDS));
+      CloseInfo closed = session.closed().get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+      assertEquals(SERVER_CLOSE_CODE, closed.code());
+      assertEquals(SERVER_CLOSE_REASON, closed.reason());
+    }
+  }
+
+  @Test
+  void aClientCloseIsNormal() throws Exception {
+    int port = ((InetSocketAddress) server.localAddress()).getPort();
+    try (WsConnector connector = new WsConnector("test", Optional.empty())) {
+      ClientSession session =
+          connector.open("ws://127.0.0.1:" + port + "/v1/ws", "s1", "alice", "tok", new Checks(), SessionListener.NONE);
+      session.welcome().get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+      session.close();
+      assertEquals(CloseInfo.NORMAL, session.closed().get(TIMEOUT_SECONDS, TimeUnit.SECONDS).code());
+    }
+  }
+
+  @Test
+  void aRefusedConnectionFailsTheWelcome() throws Exception {
+    int port = ((InetSocketAddress) server.localAddress()).getPort();
+    server.close().syncUninterruptibly();
+    try (WsConnector connector = new WsConnector("test", Optional.empty())) {
+      ClientSession session =
+          connector.open("ws://127.0.0.1:" + port + "/v1/ws", "s1", "alice", "tok", new Checks(), SessionListener.NONE);
+      assertEquals(CloseInfo.ABNORMAL, session.closed().get(TIMEOUT_SECONDS, TimeUnit.SECONDS).code());
+      assertTrue(session.welcome().isCompletedExceptionally());
+    }
+  }
+}
