@@ -60,11 +60,16 @@ public final class RelayServer implements AutoCloseable {
   private static final Duration SHUTDOWN_TIMEOUT = Duration.ofSeconds(30);
   private static final String BEARER = "Bearer ";
 
-  /** No idle timeout and no connection cap: the relay must hold whatever the ladder opens. */
+  /**
+   * No idle timeout and no connection cap: the relay must hold whatever the ladder opens. The
+   * accept backlog (100 by default) must exceed the load generator's connects in flight (200 by
+   * default), or the kernel drops SYNs and a handshake waits out a 1 s, 3 s, 7 s … retransmission.
+   */
   private static final String SERVER_CONFIG =
       """
       pekko.http.server.idle-timeout = infinite
       pekko.http.server.max-connections = 1000000
+      pekko.http.server.backlog = 2048
       pekko.loglevel = WARNING
       pekko.stdout-loglevel = WARNING
       pekko.loggers = ["org.apache.pekko.event.slf4j.Slf4jLogger"]
