@@ -69,13 +69,14 @@ public final class HtmlReport {
   }
 
   private static void steps(List<StepResult> steps, StringBuilder h) {
-    h.append("<table><tr><th>offered/s</th><th>achieved/s</th><th>sent</th><th>accept p50</th><th>p90</th><th>p99</th><th>max</th>")
+    h.append("<table><tr><th>offered/s</th><th>achieved/s</th><th>deliveries/s</th><th>sent</th><th>accept p50</th><th>p90</th><th>p99</th><th>max</th>")
         .append("<th>delivery p50</th><th>p90</th><th>p99</th><th>max</th><th>errors</th><th>gaps</th><th>dups</th><th>lost</th>")
         .append("<th>server ms/msg</th><th>cassandra ms/msg</th><th>loadgen ms/msg</th><th>result</th></tr>");
     for (StepResult s : steps) {
       h.append("<tr>")
           .append(td(Integer.toString(s.offeredPerSecond())))
           .append(td(String.format(Locale.ROOT, "%.0f", s.achievedPerSecond())))
+          .append(td(String.format(Locale.ROOT, "%.0f", s.deliveriesPerSecond())))
           .append(td(Long.toString(s.sent())));
       for (Percentiles p : List.of(s.accept(), s.delivery())) {
         h.append(td(ReportTable.ms(p.p50()))).append(td(ReportTable.ms(p.p90()))).append(td(ReportTable.ms(p.p99()))).append(td(ReportTable.ms(p.max())));

@@ -10,7 +10,7 @@ import java.util.stream.Collectors;
 /** The plain-text table printed on stdout: one row per ladder step, baselines included. */
 public final class ReportTable {
   private static final String ROW =
-      "%-12s %7s %8s %8s %8s %8s %8s %-22s %5s %5s %5s %8s %8s %8s  %s%n";
+      "%-12s %7s %8s %9s %8s %8s %8s %8s %-22s %5s %5s %5s %8s %8s %8s  %s%n";
 
   private ReportTable() {}
 
@@ -18,9 +18,9 @@ public final class ReportTable {
     return String.format(
             Locale.ROOT,
             ROW,
-            "target", "offered", "achieved", "acc p50", "acc p99", "dlv p50", "dlv p99", "errors", "gaps", "dups", "lost",
+            "target", "offered", "achieved", "dlv/s", "acc p50", "acc p99", "dlv p50", "dlv p99", "errors", "gaps", "dups", "lost",
             "srv ms/m", "cas ms/m", "lg ms/m", "result")
-        + "-".repeat(160)
+        + "-".repeat(170)
         + "\n";
   }
 
@@ -31,6 +31,7 @@ public final class ReportTable {
         s.target(),
         s.offeredPerSecond(),
         String.format(Locale.ROOT, "%.0f", s.achievedPerSecond()),
+        String.format(Locale.ROOT, "%.0f", s.deliveriesPerSecond()),
         ms(s.accept().p50()),
         ms(s.accept().p99()),
         ms(s.delivery().p50()),

@@ -7,8 +7,9 @@ import org.imrouter.loadtest.metrics.Percentiles;
 
 /**
  * One ladder step against one target: what was offered, what came back, and whether it passed.
- * {@code lost} counts sends that were not both accepted and delivered once the drain grace was
- * over (including those answered with an error).
+ * {@code delivered} counts deliveries (a group post to 100 members makes 100); {@code lost} counts
+ * sends that were not both accepted and delivered to every receiver once the drain grace was over
+ * (including those answered with an error).
  */
 public record StepResult(
     String target,
@@ -18,6 +19,7 @@ public record StepResult(
     long accepted,
     long delivered,
     double achievedPerSecond,
+    double deliveriesPerSecond,
     Percentiles accept,
     Percentiles delivery,
     Map<String, Long> errors,

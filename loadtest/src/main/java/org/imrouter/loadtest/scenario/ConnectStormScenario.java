@@ -76,7 +76,7 @@ public final class ConnectStormScenario implements Scenario {
 
       SessionRamp.Outcome storm =
           ramp.open(second, concurrency, timeout, SessionListener.NONE,
-              s -> s.sync(ClientSession.INBOX, lastSeen[Integer.parseInt(s.id().substring(1))], DmLadder.SYNC_PAGE));
+              s -> s.sync(ClientSession.INBOX, lastSeen[Integer.parseInt(s.id().substring(1))], StoredCheck.SYNC_PAGE));
       Percentiles handshake = storm.handshake().percentiles();
       Percentiles ready = storm.ready().percentiles();
       double perSecond = storm.elapsed().isZero() ? 0 : storm.welcomed() / (storm.elapsed().toNanos() / 1e9);

@@ -74,6 +74,12 @@ public record DmOptions(
         flags.optional("local-address"));
   }
 
+  /** The ladder part of these settings. */
+  LadderSettings ladder() {
+    return new LadderSettings(
+        rates, step, warmup, drainGrace, maxP99Ms, minAchieved, continueAfterFailure, textBytes, serverPid, cassandraPid);
+  }
+
   /** The same ladder against another endpoint, measuring no external process (the in-process relay). */
   public DmOptions against(String otherUrl) {
     return new DmOptions(

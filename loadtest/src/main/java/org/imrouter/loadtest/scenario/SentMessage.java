@@ -1,42 +1,69 @@
 package org.imrouter.loadtest.scenario;
 
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
  * One message the load generator sent, and how far it has come: accepted by the server,
- * delivered to its receiver, or refused with an error. Each transition happens once even if a
- * frame arrives twice, so a duplicate never counts as a second delivery.
+ * delivered to each session of its audience, or refused with an error. Each transition happens
+ * once even if a frame arrives twice, so a duplicate never counts as a second delivery. A bitmap,
+ * not a set, marks the deliveries: a group post has up to a thousand of them.
  */
 final class SentMessage {
   private static final int ACCEPTED = 1;
-  private static final int DELIVERED = 2;
-  private static final int FAILED = 4;
-  private static final int DONE = ACCEPTED | DELIVERED;
+  private static final int FAILED = 2;
+  private static final int BITS_PER_WORD = Long.SIZE;
 
   final String clientMsgId;
   final StepMeter step;
   final long intendedNanos;
-  final String receiver;
+  final Audience audience;
   private final AtomicInteger state = new AtomicInteger();
+  private final AtomicLongArray delivered;
+  private final AtomicInteger deliveries = new AtomicInteger();
+  private final AtomicInteger finished = new AtomicInteger();
 
-  SentMessage(String clientMsgId, StepMeter step, long intendedNanos, String receiver) {
+  SentMessage(String clientMsgId, StepMeter step, long intendedNanos, Audience audience) {
     this.clientMsgId = clientMsgId;
     this.step = step;
     this.intendedNanos = intendedNanos;
-    this.receiver = receiver;
+    this.audience = audience;
+    this.delivered = new AtomicLongArray((audience.size() + BITS_PER_WORD - 1) / BITS_PER_WORD);
   }
 
-  /** Marks a transition; returns true the first time it happens. */
+  /** Marks the accept; returns true the first time. */
   boolean accept() {
-    return mark(ACCEPTED);
-  }
-
-  boolean deliver() {
-    return mark(DELIVERED);
+    boolean first = mark(ACCEPTED);
+    if (first && deliveries.get() == audience.size()) {
+      complete();
+    }
+    return first;
   }
 
   boolean fail() {
-    return mark(FAILED);
+    boolean first = mark(FAILED);
+    if (first) {
+      finish();
+    }
+    return first;
+  }
+
+  /** Marks the delivery to audience member {@code index}; returns true the first time. */
+  boolean deliverTo(int index) {
+    int word = index / BITS_PER_WORD;
+    long bit = 1L << (index % BITS_PER_WORD);
+    while (true) {
+      long before = delivered.get(word);
+      if ((before & bit) != 0) {
+        return false;
+      }
+      if (delivered.compareAndSet(word, before, before | bit)) {
+        if (deliveries.incrementAndGet() == audience.size() && (state.get() & ACCEPTED) != 0) {
+          complete();
+        }
+        return true;
+      }
+    }
   }
 
   private boolean mark(int bit) {
@@ -45,17 +72,23 @@ final class SentMessage {
       if ((before & bit) != 0) {
         return false;
       }
-      int after = before | bit;
-      if (state.compareAndSet(before, after)) {
-        if (finished(after) && !finished(before)) {
-          step.finished();
-        }
+      if (state.compareAndSet(before, before | bit)) {
         return true;
       }
     }
   }
 
-  private static boolean finished(int s) {
-    return (s & DONE) == DONE || (s & FAILED) != 0;
+  /** Accepted and delivered to all: counted once, whichever of the two came last. */
+  private void complete() {
+    if (finished.compareAndSet(0, 1)) {
+      step.completed.increment();
+      step.finished();
+    }
+  }
+
+  private void finish() {
+    if (finished.compareAndSet(0, 1)) {
+      step.finished();
+    }
   }
 }

@@ -6,7 +6,11 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
 import org.imrouter.loadtest.metrics.LatencyStats;
 
-/** Counters and histograms of one ladder step, recorded from many connection threads. */
+/**
+ * Counters and histograms of one ladder step, recorded from many connection threads. {@code
+ * delivered} counts deliveries (a group post to 100 members is 100), {@code completed} sends that
+ * were both accepted and delivered to their whole audience.
+ */
 final class StepMeter {
   final int offeredPerSecond;
   final LatencyStats accept = new LatencyStats();
@@ -14,6 +18,7 @@ final class StepMeter {
   final LongAdder sent = new LongAdder();
   final LongAdder accepted = new LongAdder();
   final LongAdder delivered = new LongAdder();
+  final LongAdder completed = new LongAdder();
   private final LongAdder finished = new LongAdder();
   private final Map<String, LongAdder> errors = new ConcurrentHashMap<>();
 

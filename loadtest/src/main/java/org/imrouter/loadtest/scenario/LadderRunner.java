@@ -1,0 +1,255 @@
+package org.imrouter.loadtest.scenario;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Consumer;
+import org.imrouter.loadtest.check.Checks;
+import org.imrouter.loadtest.client.ClientSession;
+import org.imrouter.loadtest.client.SessionListener;
+import org.imrouter.loadtest.client.SessionRamp;
+import org.imrouter.loadtest.metrics.CpuMeter;
+import org.imrouter.loadtest.metrics.LatencyTimeline;
+import org.imrouter.loadtest.rate.OpenLoopDriver;
+import org.imrouter.loadtest.rate.OpenLoopSchedule;
+import org.imrouter.loadtest.report.LadderResult;
+import org.imrouter.loadtest.report.StepResult;
+import org.imrouter.protocol.v1.Accepted;
+import org.imrouter.protocol.v1.ClientFrame;
+import org.imrouter.protocol.v1.Message;
+import org.imrouter.protocol.v1.Send;
+
+/**
+ * The ladder every message scenario shares (dm, group, hot): for each rate it sends open-loop
+ * what a {@link Traffic} plans for one step, waits a drain grace for the answers, and judges the
+ * step. It is the sessions' listener: it matches accepts and deliveries to the sends.
+ *
+ * <p>Each message's text starts with its clientMsgId, so a receiver finds the send it belongs to;
+ * latencies run from the intended send time (all sessions share this JVM's nanoTime).
+ */
+final class LadderRunner implements SessionListener {
+  /** The driver starts a step this long after preparing it, so the first sends are not late. */
+  private static final Duration STEP_LEAD = Duration.ofMillis(20);
+  /** How often the drain wait looks whether every send of the step is answered. */
+  private static final Duration DRAIN_POLL = Duration.ofMillis(20);
+  /** Individual violations quoted in the report (the counts are always complete). */
+  static final int MAX_PROBLEMS_LISTED = 20;
+  /**
+   * The error a send is counted under when it never left the load generator: its connection had
+   * closed (e.g. the server dropped a slow consumer) or its send buffer was full.
+   */
+  static final String CLIENT_SEND_FAILED = "CLIENT_SEND_FAILED";
+
+  private final String target;
+  private final LadderSettings settings;
+  private final Checks checks;
+  private final Consumer<StepResult> onStep;
+  private final Map<String, SentMessage> ledger = new ConcurrentHashMap<>();
+  private final AtomicLong ids = new AtomicLong();
+  private final LongAdder acceptedTotal = new LongAdder();
+  private final String padding;
+  // replaced when the ladder starts, so that second 0 of the charts is the first step
+  private volatile LatencyTimeline acceptTimeline = new LatencyTimeline(System.nanoTime());
+  private volatile LatencyTimeline deliveryTimeline = acceptTimeline;
+
+  /**
+   * @param target the name rows are reported under ("router", "baseline-ws", "group-100", …)
+   * @param onStep called with each step's result as soon as it is judged (the live table)
+   */
+  LadderRunner(String target, LadderSettings settings, Checks checks, Consumer<StepResult> onStep) {
+    this.target = target;
+    this.settings = settings;
+    this.checks = checks;
+    this.onStep = onStep;
+    this.padding = "x".repeat(Math.max(0, settings.textBytes()));
+  }
+
+  String target() {
+    return target;
+  }
+
+  /** The unjudged warmup step, then the ladder until the first failing step (or all with --continue). */
+  List<StepResult> run(Traffic traffic) throws InterruptedException {
+    if (!settings.warmup().isZero()) {
+      // JIT compilation and connection buffers warm up here, unjudged; the checkers still watch it
+      runStep(settings.rates().get(0), settings.warmup(), traffic);
+    }
+    long origin = System.nanoTime();
+    acceptTimeline = new LatencyTimeline(origin);
+    deliveryTimeline = new LatencyTimeline(origin);
+    List<StepResult> steps = new ArrayList<>();
+    for (int rate : settings.rates()) {
+      StepResult step = runStep(rate, settings.step(), traffic);
+      steps.add(step);
+      onStep.accept(step);
+      if (!step.passed() && !settings.continueAfterFailure()) {
+        break;
+      }
+    }
+    return steps;
+  }
+
+  private StepResult runStep(int rate, Duration length, Traffic traffic) throws InterruptedException {
+    StepMeter step = new StepMeter(rate);
+    Checks.Summary before = checks.summary();
+    CpuMeter cpu = new CpuMeter(settings.serverPid(), settings.cassandraPid());
+    cpu.start();
+    long acceptedBefore = acceptedTotal.sum();
+    OpenLoopSchedule schedule = new OpenLoopSchedule(rate, length);
+    long start = System.nanoTime() + STEP_LEAD.toNanos();
+    new OpenLoopDriver(OpenLoopDriver.SYSTEM_CLOCK).run(schedule, start, (i, intended) -> send(step, traffic.plan(i), intended));
+    OpenLoopDriver.SYSTEM_CLOCK.sleepUntil(start + length.toNanos());
+    long acceptedInWindow = acceptedTotal.sum() - acceptedBefore;
+    long graceEnd = System.nanoTime() + settings.drainGrace().toNanos();
+    while (step.outstanding() > 0 && System.nanoTime() < graceEnd) {
+      Thread.sleep(DRAIN_POLL.toMillis());
+    }
+    CpuMeter.Usage usage = cpu.stop();
+    return judge(step, length, acceptedInWindow, usage, before, checks.summary());
+  }
+
+  private void send(StepMeter step, Traffic.Planned planned, long intendedNanos) {
+    String clientMsgId = "m" + ids.incrementAndGet();
+    SentMessage m = new SentMessage(clientMsgId, step, intendedNanos, planned.audience());
+    ledger.put(clientMsgId, m);
+    checks.loss.sent(clientMsgId, planned.audience().sessionIds());
+    step.sent.increment();
+    ClientFrame frame =
+        ClientFrame.newBuilder()
+            .setSend(Send.newBuilder().setClientMsgId(clientMsgId).setTo(planned.to()).setText(clientMsgId + " " + padding))
+            .build();
+    if (!planned.sender().send(frame) && m.fail()) {
+      step.error(CLIENT_SEND_FAILED);
+    }
+  }
+
+  @Override
+  public void onAccepted(ClientSession session, Accepted accepted, long nowNanos) {
+    SentMessage m = ledger.get(accepted.getClientMsgId());
+    if (m != null && m.accept()) {
+      acceptedTotal.increment();
+      m.step.accepted.increment();
+      m.step.accept.recordNanos(nowNanos - m.intendedNanos);
+      acceptTimeline.record(m.intendedNanos, nowNanos - m.intendedNanos);
+      checks.loss.accepted(m.clientMsgId);
+    }
+  }
+
+  @Override
+  public void onMessage(ClientSession session, Message message, long nowNanos) {
+    String text = message.getText();
+    int space = text.indexOf(' ');
+    SentMessage m = ledger.get(space < 0 ? text : text.substring(0, space));
+    if (m == null) {
+      return;
+    }
+    // a direct message's sender gets its own copy too: order and duplicates are checked by the session
+    int member = m.audience.indexOf(session.id());
+    if (member == Audience.NOT_IN_AUDIENCE) {
+      return;
+    }
+    checks.loss.delivered(m.clientMsgId, session.id());
+    if (m.deliverTo(member)) {
+      m.step.delivered.increment();
+      m.step.delivery.recordNanos(nowNanos - m.intendedNanos);
+      deliveryTimeline.record(m.intendedNanos, nowNanos - m.intendedNanos);
+    }
+  }
+
+  @Override
+  public void onError(ClientSession session, String ref, String code, long nowNanos) {
+    SentMessage m = ledger.get(ref);
+    if (m != null && m.fail()) {
+      m.step.error(code);
+    }
+  }
+
+  private StepResult judge(StepMeter step, Duration length, long acceptedInWindow, CpuMeter.Usage usage, Checks.Summary before, Checks.Summary after) {
+    double seconds = length.toNanos() / 1e9;
+    long sent = step.sent.sum();
+    long accepted = step.accepted.sum();
+    long delivered = step.delivered.sum();
+    double achieved = acceptedInWindow / seconds;
+    var accept = step.accept.percentiles();
+    var delivery = step.delivery.percentiles();
+    long gaps = after.gaps() - before.gaps();
+    long dups = after.duplicates() - before.duplicates();
+    long outOfOrder = after.outOfOrder() - before.outOfOrder();
+    long lost = sent - step.completed.sum();
+    List<String> failures = new ArrayList<>();
+    if (accept.p99() > settings.maxP99Ms()) {
+      failures.add("accept p99 " + accept.p99() + " ms > " + settings.maxP99Ms());
+    }
+    if (delivery.p99() > settings.maxP99Ms()) {
+      failures.add("delivery p99 " + delivery.p99() + " ms > " + settings.maxP99Ms());
+    }
+    if (lost > 0) {
+      failures.add(lost + " of " + sent + " not accepted and delivered to all");
+    }
+    if (achieved < settings.minAchieved() * step.offeredPerSecond) {
+      failures.add(String.format("achieved %.0f/s < %.0f%% of offered", achieved, settings.minAchieved() * 100));
+    }
+    if (gaps + dups + outOfOrder > 0) {
+      failures.add("order violations: " + gaps + " gaps, " + dups + " duplicates, " + outOfOrder + " out of order");
+    }
+    return new StepResult(
+        target,
+        step.offeredPerSecond,
+        seconds,
+        sent,
+        accepted,
+        delivered,
+        achieved,
+        delivered / seconds,
+        accept,
+        delivery,
+        step.errors(),
+        gaps,
+        dups,
+        outOfOrder,
+        lost,
+        CpuMeter.Usage.perMessage(usage.serverMs(), accepted),
+        CpuMeter.Usage.perMessage(usage.cassandraMs(), accepted),
+        CpuMeter.Usage.perMessage(usage.loadgenMs(), accepted),
+        failures.isEmpty(),
+        List.copyOf(failures));
+  }
+
+  static Optional<Integer> highestPassing(List<StepResult> steps) {
+    return steps.stream().filter(StepResult::passed).map(StepResult::offeredPerSecond).max(Integer::compare);
+  }
+
+  /**
+   * The ladder's result: its steps, the connect phase, the checkers' totals, and the problems
+   * found (the caller's, then lost messages and stored≠delivered mismatches).
+   */
+  LadderResult result(String url, int sessions, int senders, SessionRamp.Outcome ramp, List<StepResult> steps, List<String> problems) {
+    List<String> all = new ArrayList<>(problems);
+    for (var lost : checks.loss.lost()) {
+      if (all.size() >= MAX_PROBLEMS_LISTED) {
+        break;
+      }
+      all.add("lost: " + lost.id() + " never reached " + lost.missing());
+    }
+    checks.stored.mismatches().stream().limit(MAX_PROBLEMS_LISTED)
+        .forEach(m -> all.add("stored " + m.stored() + " != delivered " + m.live() + " on " + m.key()));
+    return new LadderResult(
+        target,
+        url,
+        sessions,
+        senders,
+        ramp.sessionsPerSecond(),
+        ramp.handshake().percentiles(),
+        List.copyOf(steps),
+        highestPassing(steps),
+        checks.summary(),
+        List.copyOf(all),
+        acceptTimeline.points(),
+        deliveryTimeline.points());
+  }
+}
