@@ -5,6 +5,7 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import com.typesafe.config.ConfigFactory;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -33,21 +34,27 @@ import org.apache.pekko.stream.javadsl.Source;
 import org.apache.pekko.util.ByteString;
 import org.imrouter.protocol.v1.Accepted;
 import org.imrouter.protocol.v1.ClientFrame;
+import org.imrouter.protocol.v1.CreateGroup;
 import org.imrouter.protocol.v1.Error;
 import org.imrouter.protocol.v1.History;
 import org.imrouter.protocol.v1.Pong;
+import org.imrouter.protocol.v1.Result;
 import org.imrouter.protocol.v1.Send;
 import org.imrouter.protocol.v1.ServerFrame;
 import org.imrouter.protocol.v1.StreamInfo;
 import org.imrouter.protocol.v1.StreamItem;
 import org.imrouter.protocol.v1.Sync;
+import org.imrouter.protocol.v1.SystemItem;
+import org.imrouter.protocol.v1.SystemKind;
 import org.imrouter.protocol.v1.Welcome;
 
 /**
  * The transport baseline: a bare Pekko HTTP WebSocket relay speaking just enough of the client
- * protocol for the dm ladder (welcome, send to a user → accepted + a push to the recipient's
- * sessions and a copy to the sender's, sync of the inbox, ping). Inboxes are in memory with
- * per-user seq counters; nothing is durable, no entity, no cluster. Running the same ladder
+ * protocol for the ladders (welcome, send to a user → accepted + a push to the recipient's
+ * sessions and a copy to the sender's, createGroup → result + ADDED_TO_GROUP in each member's
+ * inbox, send to a group → accepted + a push to every member's sessions, sync, ping). Inboxes and
+ * groups are in memory with per-stream seq counters; nothing is durable, no entity, no cluster,
+ * no membership changes after creation. Running the same ladder
  * against it shows what the WebSocket transport and the load generator alone can do on this
  * machine, so the router's figure can be read as a fraction of it.
  */
@@ -76,11 +83,28 @@ public final class RelayServer implements AutoCloseable {
       pekko.logging-filter = "org.apache.pekko.event.slf4j.Slf4jLoggingFilter"
       """;
 
+  private static final String INBOX = "inbox";
+  private static final String USER_PREFIX = "user:";
+  private static final String GROUP_PREFIX = "group:";
+
   /** One user's inbox: seq counter, stored items, connected sessions. Guarded by itself. */
   private static final class Inbox {
     long lastSeq;
-    final List<org.imrouter.protocol.v1.Message> items = new ArrayList<>();
+    final List<StreamItem> items = new ArrayList<>();
     final Set<Connection> sessions = ConcurrentHashMap.newKeySet();
+    /** "group:<id>" of every group the user belongs to, for the welcome. */
+    final Set<String> groups = ConcurrentHashMap.newKeySet();
+  }
+
+  /** One group's stream: seq counter, stored items, members (fixed at creation). Guarded by itself. */
+  private static final class Group {
+    long lastSeq;
+    final List<StreamItem> items = new ArrayList<>();
+    final Set<String> members;
+
+    Group(Set<String> members) {
+      this.members = Set.copyOf(members);
+    }
   }
 
   /** One client connection. */
@@ -93,10 +117,15 @@ public final class RelayServer implements AutoCloseable {
     }
 
     void push(ServerFrame frame) {
+      push(ByteString.fromArrayUnsafe(frame.toByteArray()));
+    }
+
+    /** A frame serialized once for all the sessions it goes to (a group fan-out). */
+    void push(ByteString frame) {
       BoundedSourceQueue<Message> q = out;
       if (q != null) {
         // a client that lets its buffer overflow loses frames; the ladder's checkers then say so
-        q.offer(BinaryMessage.create(ByteString.fromArrayUnsafe(frame.toByteArray())));
+        q.offer(BinaryMessage.create(frame));
       }
     }
   }
@@ -105,6 +134,7 @@ public final class RelayServer implements AutoCloseable {
   private final Materializer materializer;
   private final ServerBinding binding;
   private final Map<String, Inbox> inboxes = new ConcurrentHashMap<>();
+  private final Map<String, Group> groups = new ConcurrentHashMap<>();
   private final AtomicLong msgIds = new AtomicLong();
 
   private RelayServer() throws Exception {
@@ -192,14 +222,20 @@ public final class RelayServer implements AutoCloseable {
     synchronized (inbox) {
       // registered and welcomed under the inbox lock, so no push slips between lastSeq and the first live item
       inbox.sessions.add(c);
-      c.push(
-          ServerFrame.newBuilder()
-              .setWelcome(
-                  Welcome.newBuilder()
-                      .setUserId(c.user)
-                      .setSessionId("relay-" + System.identityHashCode(c))
-                      .addStreams(StreamInfo.newBuilder().setStream("inbox").setLastSeq(inbox.lastSeq)))
-              .build());
+      Welcome.Builder welcome =
+          Welcome.newBuilder()
+              .setUserId(c.user)
+              .setSessionId("relay-" + System.identityHashCode(c))
+              .addStreams(StreamInfo.newBuilder().setStream(INBOX).setLastSeq(inbox.lastSeq));
+      // a group post racing this welcome may be pushed and counted in lastSeq both; the ladders
+      // connect every member before they create groups, so the relay does not order the two
+      for (String stream : inbox.groups) {
+        Group g = groups.get(stream.substring(GROUP_PREFIX.length()));
+        synchronized (g) {
+          welcome.addStreams(StreamInfo.newBuilder().setStream(stream).setLastSeq(g.lastSeq));
+        }
+      }
+      c.push(ServerFrame.newBuilder().setWelcome(welcome).build());
     }
   }
 
@@ -214,17 +250,22 @@ public final class RelayServer implements AutoCloseable {
     switch (frame.getFrameCase()) {
       case SEND -> onSend(c, frame.getSend());
       case SYNC -> onSync(c, frame.getSync());
+      case CREATE_GROUP -> onCreateGroup(c, frame.getCreateGroup());
       case PING -> c.push(ServerFrame.newBuilder().setPong(Pong.newBuilder().setNonce(frame.getPing().getNonce())).build());
-      default -> c.push(error("", "BAD_FRAME", "the relay only relays direct messages"));
+      default -> c.push(error("", "BAD_FRAME", "the relay does not implement " + frame.getFrameCase()));
     }
   }
 
   private void onSend(Connection c, Send send) {
-    if (!send.getTo().startsWith("user:")) {
-      c.push(error(send.getClientMsgId(), "NOT_FOUND", "the relay only relays direct messages"));
+    if (send.getTo().startsWith(GROUP_PREFIX)) {
+      onGroupSend(c, send);
       return;
     }
-    String recipient = send.getTo().substring("user:".length());
+    if (!send.getTo().startsWith(USER_PREFIX)) {
+      c.push(error(send.getClientMsgId(), "BAD_FRAME", "to is user:<id> or group:<id>"));
+      return;
+    }
+    String recipient = send.getTo().substring(USER_PREFIX.length());
     String msgId = "r" + msgIds.incrementAndGet();
     long ts = System.currentTimeMillis();
     long senderSeq = append(c.user, msgId, c.user, "user:" + recipient, ts, send.getText());
@@ -233,7 +274,7 @@ public final class RelayServer implements AutoCloseable {
             .setAccepted(
                 Accepted.newBuilder()
                     .setClientMsgId(send.getClientMsgId())
-                    .setStream("inbox")
+                    .setStream(INBOX)
                     .setSeq(senderSeq)
                     .setMsgId(msgId)
                     .setTs(ts))
@@ -247,7 +288,7 @@ public final class RelayServer implements AutoCloseable {
     synchronized (inbox) {
       org.imrouter.protocol.v1.Message m =
           org.imrouter.protocol.v1.Message.newBuilder()
-              .setStream("inbox")
+              .setStream(INBOX)
               .setSeq(++inbox.lastSeq)
               .setMsgId(msgId)
               .setFrom(from)
@@ -255,30 +296,126 @@ public final class RelayServer implements AutoCloseable {
               .setTs(ts)
               .setText(text)
               .build();
-      inbox.items.add(m);
+      inbox.items.add(StreamItem.newBuilder().setMessage(m).build());
       ServerFrame push = ServerFrame.newBuilder().setMessage(m).build();
       inbox.sessions.forEach(s -> s.push(push));
       return m.getSeq();
     }
   }
 
-  private void onSync(Connection c, Sync sync) {
-    if (!sync.getStream().equals("inbox")) {
-      c.push(error(sync.getStream(), "NOT_FOUND", "the relay has only inboxes"));
+  /** Appends a system item to a user's inbox and pushes it to the user's sessions. */
+  private void appendSystem(String owner, SystemItem.Builder item) {
+    Inbox inbox = inbox(owner);
+    synchronized (inbox) {
+      SystemItem built = item.setStream(INBOX).setSeq(++inbox.lastSeq).build();
+      inbox.items.add(StreamItem.newBuilder().setSystem(built).build());
+      ServerFrame push = ServerFrame.newBuilder().setSystem(built).build();
+      inbox.sessions.forEach(s -> s.push(push));
+    }
+  }
+
+  /**
+   * Creates the group with the creator and the listed members, its stream starting with CREATED;
+   * each member's inbox gets ADDED_TO_GROUP, then the creator the result. No size limit.
+   */
+  private void onCreateGroup(Connection c, CreateGroup create) {
+    Set<String> members = new LinkedHashSet<>();
+    members.add(c.user);
+    members.addAll(create.getMembersList());
+    Group group = new Group(members);
+    if (groups.putIfAbsent(create.getGroupId(), group) != null) {
+      c.push(error(create.getRequestId(), "ALREADY_EXISTS", "group " + create.getGroupId() + " exists"));
       return;
     }
-    Inbox inbox = inbox(c.user);
-    History.Builder history = History.newBuilder().setStream("inbox");
-    synchronized (inbox) {
-      // seqs start at 1 and have no holes, so item seq s sits at index s - 1
-      int from = (int) Math.max(0, Math.min(sync.getAfterSeq(), inbox.items.size()));
-      int to = (int) Math.min(inbox.items.size(), (long) from + Math.max(1, sync.getLimit()));
-      for (int i = from; i < to; i++) {
-        history.addItems(StreamItem.newBuilder().setMessage(inbox.items.get(i)));
+    String stream = GROUP_PREFIX + create.getGroupId();
+    long ts = System.currentTimeMillis();
+    synchronized (group) {
+      SystemItem created =
+          SystemItem.newBuilder()
+              .setStream(stream)
+              .setSeq(++group.lastSeq)
+              .setKind(SystemKind.CREATED)
+              .setActor(c.user)
+              .setTitle(create.getTitle())
+              .addAllMembers(members)
+              .setTs(ts)
+              .build();
+      group.items.add(StreamItem.newBuilder().setSystem(created).build());
+    }
+    for (String member : members) {
+      inbox(member).groups.add(stream);
+      appendSystem(member, SystemItem.newBuilder().setKind(SystemKind.ADDED_TO_GROUP).setActor(c.user).setGroup(stream).setTs(ts));
+    }
+    c.push(ServerFrame.newBuilder().setResult(Result.newBuilder().setRequestId(create.getRequestId()).setOk(true)).build());
+  }
+
+  /** A post: the group's next seq, accepted to the poster, then one push per member session. */
+  private void onGroupSend(Connection c, Send send) {
+    String stream = send.getTo();
+    Group group = groups.get(stream.substring(GROUP_PREFIX.length()));
+    if (group == null) {
+      c.push(error(send.getClientMsgId(), "NOT_FOUND", "no " + stream));
+      return;
+    }
+    if (!group.members.contains(c.user)) {
+      c.push(error(send.getClientMsgId(), "NOT_A_MEMBER", "not a member of " + stream));
+      return;
+    }
+    String msgId = "r" + msgIds.incrementAndGet();
+    long ts = System.currentTimeMillis();
+    synchronized (group) {
+      // under the group's lock, so every member sees the group's items in seq order
+      org.imrouter.protocol.v1.Message m =
+          org.imrouter.protocol.v1.Message.newBuilder()
+              .setStream(stream)
+              .setSeq(++group.lastSeq)
+              .setMsgId(msgId)
+              .setFrom(c.user)
+              .setConversation(stream)
+              .setTs(ts)
+              .setText(send.getText())
+              .build();
+      group.items.add(StreamItem.newBuilder().setMessage(m).build());
+      c.push(
+          ServerFrame.newBuilder()
+              .setAccepted(
+                  Accepted.newBuilder().setClientMsgId(send.getClientMsgId()).setStream(stream).setSeq(m.getSeq()).setMsgId(msgId).setTs(ts))
+              .build());
+      ByteString push = ByteString.fromArrayUnsafe(ServerFrame.newBuilder().setMessage(m).build().toByteArray());
+      for (String member : group.members) {
+        inbox(member).sessions.forEach(s -> s.push(push));
       }
-      history.setHasMore(to < inbox.items.size());
+    }
+  }
+
+  private void onSync(Connection c, Sync sync) {
+    String stream = sync.getStream();
+    History.Builder history = History.newBuilder().setStream(stream);
+    if (stream.equals(INBOX)) {
+      Inbox inbox = inbox(c.user);
+      synchronized (inbox) {
+        page(inbox.items, sync, history);
+      }
+    } else {
+      Group group = stream.startsWith(GROUP_PREFIX) ? groups.get(stream.substring(GROUP_PREFIX.length())) : null;
+      if (group == null || !group.members.contains(c.user)) {
+        c.push(error(stream, group == null ? "NOT_FOUND" : "NOT_A_MEMBER", "cannot read " + stream));
+        return;
+      }
+      synchronized (group) {
+        page(group.items, sync, history);
+      }
     }
     c.push(ServerFrame.newBuilder().setHistory(history).build());
+  }
+
+  /** The items after afterSeq, at most limit; called under the stream's lock. */
+  private static void page(List<StreamItem> items, Sync sync, History.Builder history) {
+    // seqs start at 1 and have no holes, so item seq s sits at index s - 1
+    int from = (int) Math.max(0, Math.min(sync.getAfterSeq(), items.size()));
+    int to = (int) Math.min(items.size(), (long) from + Math.max(1, sync.getLimit()));
+    history.addAllItems(items.subList(from, to));
+    history.setHasMore(to < items.size());
   }
 
   private static ServerFrame error(String ref, String code, String message) {

@@ -12,6 +12,35 @@ import org.imrouter.protocol.v1.SystemItem;
 public interface SessionListener {
   SessionListener NONE = new SessionListener() {};
 
+  /** Both listeners hear every frame, {@code first} first (a ladder and a phase's own watcher). */
+  static SessionListener both(SessionListener first, SessionListener second) {
+    return new SessionListener() {
+      @Override
+      public void onAccepted(ClientSession session, Accepted accepted, long nowNanos) {
+        first.onAccepted(session, accepted, nowNanos);
+        second.onAccepted(session, accepted, nowNanos);
+      }
+
+      @Override
+      public void onMessage(ClientSession session, Message message, long nowNanos) {
+        first.onMessage(session, message, nowNanos);
+        second.onMessage(session, message, nowNanos);
+      }
+
+      @Override
+      public void onSystem(ClientSession session, SystemItem item, long nowNanos) {
+        first.onSystem(session, item, nowNanos);
+        second.onSystem(session, item, nowNanos);
+      }
+
+      @Override
+      public void onError(ClientSession session, String ref, String code, long nowNanos) {
+        first.onError(session, ref, code, nowNanos);
+        second.onError(session, ref, code, nowNanos);
+      }
+    };
+  }
+
   default void onAccepted(ClientSession session, Accepted accepted, long nowNanos) {}
 
   default void onMessage(ClientSession session, Message message, long nowNanos) {}

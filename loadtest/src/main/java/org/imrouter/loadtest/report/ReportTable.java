@@ -68,7 +68,7 @@ public final class ReportTable {
     lines.add(
         String.format(
             Locale.ROOT,
-            "%s: highest passing step %s msgs/s; %d sessions (%d pairs) connected at %.0f/s, handshake p50 %s p99 %s ms;"
+            "%s: highest passing step %s msgs/s; %d sessions (%d senders) connected at %.0f/s, handshake p50 %s p99 %s ms;"
                 + " checks: lost %d, duplicates %d, gaps %d, out of order %d, stored≠delivered %d of %d",
             l.target(),
             l.highestPassing().map(String::valueOf).orElse("none"),

@@ -114,7 +114,8 @@ final class LadderRunner implements SessionListener {
   }
 
   private void send(StepMeter step, Traffic.Planned planned, long intendedNanos) {
-    String clientMsgId = "m" + ids.incrementAndGet();
+    // prefixed with the target, so two ladders listening to the same sessions never share an id
+    String clientMsgId = target + "-m" + ids.incrementAndGet();
     SentMessage m = new SentMessage(clientMsgId, step, intendedNanos, planned.audience());
     ledger.put(clientMsgId, m);
     checks.loss.sent(clientMsgId, planned.audience().sessionIds());
