@@ -15,6 +15,8 @@ import org.imrouter.loadtest.report.RunReport;
 import org.imrouter.loadtest.scenario.ConnectStormScenario;
 import org.imrouter.loadtest.scenario.ConnectionsScenario;
 import org.imrouter.loadtest.scenario.DmScenario;
+import org.imrouter.loadtest.scenario.GroupScenario;
+import org.imrouter.loadtest.scenario.HotScenario;
 import org.imrouter.loadtest.scenario.RelayScenario;
 import org.imrouter.loadtest.scenario.RunContext;
 import org.imrouter.loadtest.scenario.Scenario;
@@ -46,6 +48,8 @@ public final class LoadGen {
           "baseline-ws", () -> new DmScenario(DmScenario.Mode.BASELINE_WS),
           "connections", ConnectionsScenario::new,
           "connect-storm", ConnectStormScenario::new,
+          "group", GroupScenario::new,
+          "hot", HotScenario::new,
           "relay", RelayScenario::new);
 
   private LoadGen() {}
