@@ -6,12 +6,12 @@ import java.util.Optional;
 import org.imrouter.loadtest.cli.Flags;
 
 /**
- * Settings of the direct-message ladder (dm scenario and the transport baseline).
+ * Settings of the direct-message ladder (dm scenario and the transport baseline); the ladder
+ * itself (rates, steps, pass bar, measured processes) is {@link LadderSettings}, shared with
+ * the group and hot scenarios.
  *
  * @param sessions sessions opened; the first {@code 2 × pairs} form sender→receiver pairs, the
  *     rest stay connected and idle
- * @param maxP99Ms a step fails when accept or delivery p99 is above this
- * @param minAchieved a step fails when fewer than this fraction of the offered rate was accepted
  */
 public record DmOptions(
     String url,
@@ -19,17 +19,8 @@ public record DmOptions(
     int sessions,
     int pairs,
     int connectConcurrency,
-    List<Integer> rates,
-    Duration step,
-    Duration warmup,
-    Duration drainGrace,
-    double maxP99Ms,
-    double minAchieved,
-    boolean continueAfterFailure,
-    int textBytes,
+    LadderSettings ladder,
     Duration welcomeTimeout,
-    Optional<Long> serverPid,
-    Optional<Long> cassandraPid,
     Optional<String> localAddress) {
 
   static final String DEFAULT_URL = "ws://127.0.0.1:8080/v1/ws";
@@ -60,30 +51,14 @@ public record DmOptions(
         flags.integer("sessions", DEFAULT_SESSIONS),
         flags.integer("pairs", DEFAULT_PAIRS),
         flags.integer("connect-concurrency", DEFAULT_CONNECT_CONCURRENCY),
-        flags.integers("rates", DEFAULT_RATES),
-        flags.duration("step-seconds", DEFAULT_STEP),
-        flags.duration("warmup", DEFAULT_WARMUP),
-        flags.duration("drain-grace", DEFAULT_DRAIN_GRACE),
-        flags.decimal("max-p99-ms", DEFAULT_MAX_P99_MS),
-        MIN_ACHIEVED,
-        flags.bool("continue", false),
-        flags.integer("text-bytes", DEFAULT_TEXT_BYTES),
+        LadderSettings.from(flags, DEFAULT_RATES),
         flags.duration("welcome-timeout", DEFAULT_WELCOME_TIMEOUT),
-        flags.optionalLong("server-pid"),
-        flags.optionalLong("cassandra-pid"),
         flags.optional("local-address"));
-  }
-
-  /** The ladder part of these settings. */
-  LadderSettings ladder() {
-    return new LadderSettings(
-        rates, step, warmup, drainGrace, maxP99Ms, minAchieved, continueAfterFailure, textBytes, serverPid, cassandraPid);
   }
 
   /** The same ladder against another endpoint, measuring no external process (the in-process relay). */
   public DmOptions against(String otherUrl) {
     return new DmOptions(
-        otherUrl, runId, sessions, pairs, connectConcurrency, rates, step, warmup, drainGrace, maxP99Ms, minAchieved,
-        continueAfterFailure, textBytes, welcomeTimeout, Optional.empty(), Optional.empty(), localAddress);
+        otherUrl, runId, sessions, pairs, connectConcurrency, ladder.withoutProcesses(), welcomeTimeout, localAddress);
   }
 }

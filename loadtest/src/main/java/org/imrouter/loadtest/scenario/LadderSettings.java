@@ -38,4 +38,10 @@ record LadderSettings(
         flags.optionalLong("server-pid"),
         flags.optionalLong("cassandra-pid"));
   }
+
+  /** The same ladder charging no external process (a target inside the generator's own JVM). */
+  LadderSettings withoutProcesses() {
+    return new LadderSettings(
+        rates, step, warmup, drainGrace, maxP99Ms, minAchieved, continueAfterFailure, textBytes, Optional.empty(), Optional.empty());
+  }
 }

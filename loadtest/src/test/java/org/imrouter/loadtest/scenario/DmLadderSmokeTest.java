@@ -26,8 +26,11 @@ class DmLadderSmokeTest {
     try (RelayServer relay = RelayServer.start()) {
       DmOptions options =
           new DmOptions(
-              relay.url(), "smoke", 4, 2, 4, List.of(5, 10), Duration.ofSeconds(2), Duration.ZERO, Duration.ofSeconds(5),
-              MAX_P99_MS, DmOptions.MIN_ACHIEVED, true, 16, Duration.ofSeconds(30), Optional.empty(), Optional.empty(), Optional.empty());
+              relay.url(), "smoke", 4, 2, 4,
+              new LadderSettings(
+                  List.of(5, 10), Duration.ofSeconds(2), Duration.ZERO, Duration.ofSeconds(5), MAX_P99_MS, DmOptions.MIN_ACHIEVED,
+                  true, 16, Optional.empty(), Optional.empty()),
+              Duration.ofSeconds(30), Optional.empty());
       List<StepResult> printed = new ArrayList<>();
       LadderResult result = new DmLadder("baseline-ws", "lt-smoke-u", options, printed::add).run();
 
