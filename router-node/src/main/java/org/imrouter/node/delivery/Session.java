@@ -47,9 +47,6 @@ public final class Session extends AbstractBehavior<Session.Command> {
 
   public interface Command {}
 
-  /** The connection's reader is ready; answer {@link Ack} to get the first message. */
-  public record StreamStarted(ActorRef<Ack> ackTo) implements Command {}
-
   /** One decoded client message; answer {@link Ack} to get the next (backpressure). */
   public record Incoming(ActorRef<Ack> ackTo, Command command) implements Command {}
 
@@ -181,10 +178,6 @@ public final class Session extends AbstractBehavior<Session.Command> {
   @Override
   public Receive<Command> createReceive() {
     return newReceiveBuilder()
-        .onMessage(StreamStarted.class, s -> {
-          s.ackTo().tell(Ack.INSTANCE);
-          return this;
-        })
         .onMessage(Incoming.class, in -> {
           // handled next in mailbox order; the ack lets the reader decode one more message
           getContext().getSelf().tell(in.command());

@@ -3,67 +3,28 @@ package org.imrouter.node.ws;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.util.JsonFormat;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
-import org.apache.pekko.http.javadsl.model.ws.BinaryMessage;
-import org.apache.pekko.http.javadsl.model.ws.Message;
-import org.apache.pekko.http.javadsl.model.ws.TextMessage;
-import org.apache.pekko.stream.Materializer;
-import org.apache.pekko.stream.StreamLimitReachedException;
-import org.apache.pekko.stream.javadsl.Sink;
 import org.apache.pekko.util.ByteString;
 import org.imrouter.node.delivery.Session;
 import org.imrouter.protocol.v1.ClientFrame;
 import org.imrouter.protocol.v1.ServerFrame;
 
 /**
- * WebSocket messages to session commands and server frames to messages: protobuf in binary
+ * Client messages to session commands and server frames to message payloads: protobuf in binary
  * messages, protobuf's canonical JSON in text messages (unknown fields ignored, int64 as string
- * or number). A message is read into memory only up to the frame limit; past it the connection
- * is closed.
+ * or number). {@link SessionStage} assembles a message (up to the frame limit) before decoding.
  */
 final class FrameCodec {
   private static final JsonFormat.Parser JSON_IN = JsonFormat.parser().ignoringUnknownFields();
   private static final JsonFormat.Printer JSON_OUT = JsonFormat.printer().omittingInsignificantWhitespace();
 
   private final int maxFrameBytes;
-  private final Duration readTimeout;
-  private final Materializer mat;
 
-  FrameCodec(int maxFrameBytes, Duration readTimeout, Materializer mat) {
+  FrameCodec(int maxFrameBytes) {
     this.maxFrameBytes = maxFrameBytes;
-    this.readTimeout = readTimeout;
-    this.mat = mat;
   }
 
-  CompletionStage<Session.Command> decode(Message message) {
-    if (message.isText()) {
-      TextMessage text = message.asTextMessage();
-      if (text.isStrict()) {
-        return CompletableFuture.completedFuture(fromJson(text.getStrictText()));
-      }
-      return text.getStreamedText()
-          .limitWeighted(maxFrameBytes, s -> (long) s.length()) // chars ≤ bytes: a cheap first bound
-          .completionTimeout(readTimeout)
-          .runWith(Sink.fold(new StringBuilder(), StringBuilder::append), mat)
-          .thenApply(sb -> fromJson(sb.toString()))
-          .exceptionally(FrameCodec::readFailure);
-    }
-    BinaryMessage binary = message.asBinaryMessage();
-    if (binary.isStrict()) {
-      return CompletableFuture.completedFuture(fromProtobuf(binary.getStrictData()));
-    }
-    return binary.getStreamedData()
-        .limitWeighted(maxFrameBytes, b -> (long) b.size())
-        .completionTimeout(readTimeout)
-        .runWith(Sink.fold(ByteString.emptyByteString(), ByteString::concat), mat)
-        .thenApply(this::fromProtobuf)
-        .exceptionally(FrameCodec::readFailure);
-  }
-
-  private Session.Command fromJson(String json) {
-    if (json.getBytes(StandardCharsets.UTF_8).length > maxFrameBytes) {
+  Session.Command fromJson(String json) {
+    if (json.length() * MAX_UTF8_BYTES_PER_CHAR > maxFrameBytes && json.getBytes(StandardCharsets.UTF_8).length > maxFrameBytes) {
       return Session.Oversized.INSTANCE;
     }
     ClientFrame.Builder frame = ClientFrame.newBuilder();
@@ -75,7 +36,7 @@ final class FrameCodec {
     }
   }
 
-  private Session.Command fromProtobuf(ByteString bytes) {
+  Session.Command fromProtobuf(ByteString bytes) {
     if (bytes.size() > maxFrameBytes) {
       return Session.Oversized.INSTANCE;
     }
@@ -86,22 +47,18 @@ final class FrameCodec {
     }
   }
 
-  private static Session.Command readFailure(Throwable t) {
-    Throwable cause = t.getCause() != null ? t.getCause() : t;
-    if (cause instanceof StreamLimitReachedException) {
-      return Session.Oversized.INSTANCE;
-    }
-    return new Session.Unparseable("message could not be read: " + cause.getMessage(), false);
-  }
-
-  static Message encode(ServerFrame frame, boolean binary) {
+  /** The payload of the WebSocket message carrying this frame (binary: protobuf; text: JSON). */
+  static ByteString encode(ServerFrame frame, boolean binary) {
     if (binary) {
-      return BinaryMessage.create(ByteString.fromArrayUnsafe(frame.toByteArray()));
+      return ByteString.fromArrayUnsafe(frame.toByteArray());
     }
     try {
-      return TextMessage.create(JSON_OUT.print(frame));
+      return ByteString.fromString(JSON_OUT.print(frame), StandardCharsets.UTF_8);
     } catch (InvalidProtocolBufferException e) {
       throw new IllegalStateException("server frame not printable as JSON", e);
     }
   }
+
+  /** A Java char (UTF-16 unit) never takes more than 3 UTF-8 bytes (surrogate pairs: 4 per 2). */
+  private static final int MAX_UTF8_BYTES_PER_CHAR = 3;
 }
