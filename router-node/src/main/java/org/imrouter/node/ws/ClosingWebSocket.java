@@ -38,20 +38,14 @@ final class ClosingWebSocket {
   /** How long to wait for the peer's close frame after ours. */
   static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(3);
 
-  private final Function0<java.util.Random> maskingRandom;
-  private final LoggingAdapter log;
-  private final Duration deadPeerTimeout;
+  /** Built once: materializing a prebuilt blueprint is cheaper than building one per connection. */
+  private final Flow<FrameEvent, FrameEvent, NotUsed> frames;
 
-  ClosingWebSocket(ClassicActorSystemProvider system, Duration deadPeerTimeout) {
-    // read once: parsing the server settings per connection cost more than the handshake itself
-    this.maskingRandom = ServerSettings.apply(system.classicSystem().settings().config()).websocketSettings().randomFactory();
-    this.log = Logging.getLogger(system.classicSystem(), ClosingWebSocket.class);
-    this.deadPeerTimeout = deadPeerTimeout;
-  }
-
-  /** Completes the upgrade with the connection served by this stage. */
   @SuppressWarnings({"unchecked", "rawtypes"})
-  HttpResponse handle(WebSocketUpgrade upgrade, SessionStage session) {
+  ClosingWebSocket(ClassicActorSystemProvider system, Duration deadPeerTimeout, SessionStage session) {
+    Function0<java.util.Random> maskingRandom =
+        ServerSettings.apply(system.classicSystem().settings().config()).websocketSettings().randomFactory();
+    LoggingAdapter log = Logging.getLogger(system.classicSystem(), ClosingWebSocket.class);
     // masking and frame handling are Scala bidi flows whose Java types do not line up exactly
     // (FrameStart out where FrameEvent is expected); the raw casts only bridge that variance
     org.apache.pekko.stream.scaladsl.BidiFlow protocol =
@@ -60,12 +54,18 @@ final class ClosingWebSocket {
             .atop((Graph) WebSocket$.MODULE$.frameHandling(true, FiniteDuration.apply(CLOSE_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS), log));
     org.apache.pekko.stream.scaladsl.Flow<FrameEvent, FrameEvent, NotUsed> stack =
         protocol.join((Graph) org.apache.pekko.stream.scaladsl.Flow.fromGraph(session));
-    Flow<FrameEvent, FrameEvent, NotUsed> frames =
+    this.frames =
         Flow.<FrameEvent>create()
             // any incoming frame, pongs included, proves the peer is alive; failing here aborts
             // the connection
             .idleTimeout(deadPeerTimeout)
             .via((Graph<FlowShape<FrameEvent, FrameEvent>, NotUsed>) stack);
-    return ((UpgradeToWebSocketLowLevel) upgrade).handleFrames((Graph) frames, Option.empty());
+  }
+
+  /** Completes the upgrade with the connection served by the session stage and this connector. */
+  @SuppressWarnings({"unchecked", "rawtypes"})
+  HttpResponse handle(WebSocketUpgrade upgrade, SessionStage.Connector connector) {
+    return ((UpgradeToWebSocketLowLevel) upgrade)
+        .handleFrames((Graph) frames.addAttributes(SessionStage.forConnection(connector)), Option.empty());
   }
 }

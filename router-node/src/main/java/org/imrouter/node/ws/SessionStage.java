@@ -61,6 +61,17 @@ final class SessionStage extends GraphStage<FlowShape<Object, Object>> {
     void ended(ActorRef<Session.Command> session);
   }
 
+  /**
+   * The one stage instance serves every connection (the stream blueprint is built once); what
+   * differs per connection comes in as this attribute.
+   */
+  record ConnectorAttribute(Connector connector) implements Attributes.Attribute {}
+
+  /** Attributes that give one connection's materialization its connector. */
+  static Attributes forConnection(Connector connector) {
+    return Attributes.apply(new ConnectorAttribute(connector));
+  }
+
   /** Close code when the outbound buffer overflowed. */
   static final int SLOW_CONSUMER = Session.CloseCodes.SLOW_CONSUMER;
 
@@ -83,12 +94,10 @@ final class SessionStage extends GraphStage<FlowShape<Object, Object>> {
   private final FlowShape<Object, Object> shape = FlowShape.of(in, out);
   private final Settings settings;
   private final FrameCodec codec;
-  private final Connector connector;
 
-  SessionStage(Settings settings, FrameCodec codec, Connector connector) {
+  SessionStage(Settings settings, FrameCodec codec) {
     this.settings = settings;
     this.codec = codec;
-    this.connector = connector;
   }
 
   @Override
@@ -98,10 +107,15 @@ final class SessionStage extends GraphStage<FlowShape<Object, Object>> {
 
   @Override
   public TimerGraphStageLogic createLogic(Attributes attributes) {
-    return new Logic();
+    ConnectorAttribute attribute =
+        attributes
+            .getAttribute(ConnectorAttribute.class)
+            .orElseThrow(() -> new IllegalStateException("SessionStage materialized without forConnection(...)"));
+    return new Logic(attribute.connector());
   }
 
   private final class Logic extends TimerGraphStageLogic {
+    private final Connector connector;
     /** Events waiting for the client, in order: frames and control events. */
     private final ArrayDeque<Object> pending = new ArrayDeque<>();
     private int pendingFrames;
@@ -122,8 +136,9 @@ final class SessionStage extends GraphStage<FlowShape<Object, Object>> {
     private long messageBytes;
     private boolean discarding;
 
-    Logic() {
+    Logic(Connector connector) {
       super(shape);
+      this.connector = connector;
       setHandler(
           in,
           new AbstractInHandler() {

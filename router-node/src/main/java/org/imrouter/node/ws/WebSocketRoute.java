@@ -35,8 +35,6 @@ public final class WebSocketRoute extends AllDirectives {
   private final ActorSystem<?> system;
   private final JwtVerifier jwt;
   private final Session.Deps deps;
-  private final FrameCodec codec;
-  private final SessionStage.Settings stageSettings;
   private final ClosingWebSocket webSocket;
   private final Set<ActorRef<Session.Command>> live = ConcurrentHashMap.newKeySet();
 
@@ -45,11 +43,12 @@ public final class WebSocketRoute extends AllDirectives {
     this.jwt = jwt;
     this.deps = deps;
     RouterSettings.Limits limits = deps.settings().limits();
-    this.codec = new FrameCodec(limits.maxFrameBytes());
-    this.stageSettings =
+    SessionStage.Settings stageSettings =
         new SessionStage.Settings(
             limits.maxFrameBytes(), limits.outboundBuffer(), deps.settings().http().keepAliveInterval(), ClosingWebSocket.CLOSE_TIMEOUT);
-    this.webSocket = new ClosingWebSocket(system, deps.settings().http().deadPeerTimeout());
+    this.webSocket =
+        new ClosingWebSocket(
+            system, deps.settings().http().deadPeerTimeout(), new SessionStage(stageSettings, new FrameCodec(limits.maxFrameBytes())));
   }
 
   public Route route() {
@@ -107,12 +106,9 @@ public final class WebSocketRoute extends AllDirectives {
     return live;
   }
 
-  /** The connection's stage: it starts the session with itself as the session's output. */
-  private SessionStage connection(String userId, boolean binary) {
-    return new SessionStage(
-        stageSettings,
-        codec,
-        new SessionStage.Connector() {
+  /** How the connection's stage starts its session (with the stage as the session's output). */
+  private SessionStage.Connector connection(String userId, boolean binary) {
+    return new SessionStage.Connector() {
           @Override
           public ActorRef<Session.Command> start(ActorRef<Session.Out> out) {
             String sessionId = UUID.randomUUID().toString();
@@ -126,6 +122,6 @@ public final class WebSocketRoute extends AllDirectives {
           public void ended(ActorRef<Session.Command> session) {
             live.remove(session);
           }
-        });
+        };
   }
 }
