@@ -50,7 +50,8 @@ public record RouterSettings(
       int connectionsPerUser,
       int groupSize,
       int syncMaxLimit,
-      int outboundBuffer) {}
+      int outboundBuffer,
+      Duration messageReadTimeout) {}
 
   public record EntitySettings(
       int recentItems,
@@ -114,7 +115,8 @@ public record RouterSettings(
             limits.getInt("connections-per-user"),
             limits.getInt("group-size"),
             limits.getInt("sync-max-limit"),
-            limits.getInt("outbound-buffer")),
+            limits.getInt("outbound-buffer"),
+            limits.getDuration("message-read-timeout")),
         new EntitySettings(
             entity.getInt("recent-items"),
             entity.getInt("dedup-entries"),

@@ -51,8 +51,10 @@ final class SessionStage extends GraphStage<FlowShape<Object, Object>> {
    * @param outboundBuffer frames waiting for the client past this close it with 4008
    * @param pingInterval the server pings the client this often, whatever else it sends
    * @param closeTimeout after our close frame, how long to wait for the client's
+   * @param readTimeout a message sent in parts must be complete within this, or the connection is
+   *     closed with 1008
    */
-  record Settings(int maxMessageBytes, int outboundBuffer, Duration pingInterval, Duration closeTimeout) {}
+  record Settings(int maxMessageBytes, int outboundBuffer, Duration pingInterval, Duration closeTimeout, Duration readTimeout) {}
 
   /** Starts the connection's session with the stage as its output, and hears when it ended. */
   interface Connector {
@@ -88,6 +90,7 @@ final class SessionStage extends GraphStage<FlowShape<Object, Object>> {
   private static final Object TICK = WebSocket.Tick$.MODULE$;
   private static final String PING_TIMER = "ping";
   private static final String CLOSE_TIMER = "close-tick";
+  private static final String READ_TIMER = "read-timeout";
 
   private final Inlet<Object> in = Inlet.create("SessionStage.in");
   private final Outlet<Object> out = Outlet.create("SessionStage.out");
@@ -134,6 +137,7 @@ final class SessionStage extends GraphStage<FlowShape<Object, Object>> {
     private StringBuilder text;
     private ByteString bytes = ByteString.emptyByteString();
     private long messageBytes;
+    private boolean assembling;
     private boolean discarding;
 
     Logic(Connector connector) {
@@ -227,6 +231,10 @@ final class SessionStage extends GraphStage<FlowShape<Object, Object>> {
         return;
       }
       boolean last = part.last();
+      if (!last && !assembling) {
+        assembling = true;
+        scheduleOnce(READ_TIMER, settings.readTimeout());
+      }
       if (!discarding) {
         if (part instanceof FrameHandler.TextMessagePart t) {
           messageBytes += t.data().length(); // chars ≤ UTF-8 bytes: a cheap first bound
@@ -246,9 +254,7 @@ final class SessionStage extends GraphStage<FlowShape<Object, Object>> {
         }
         if (messageBytes > settings.maxMessageBytes()) {
           // refuse as soon as the limit is passed, without reading the rest into memory
-          discarding = true;
-          text = null;
-          bytes = ByteString.emptyByteString();
+          discard();
           deliver(Session.Oversized.INSTANCE);
         }
       }
@@ -256,11 +262,21 @@ final class SessionStage extends GraphStage<FlowShape<Object, Object>> {
         if (!discarding) {
           deliver(text != null ? codec.fromJson(text.toString()) : codec.fromProtobuf(bytes));
         }
+        cancelTimer(READ_TIMER);
         text = null;
         bytes = ByteString.emptyByteString();
         messageBytes = 0;
         discarding = false;
+        assembling = false;
       }
+    }
+
+    /** Drops the message being assembled; its remaining parts are read and ignored. */
+    private void discard() {
+      discarding = true;
+      text = null;
+      bytes = ByteString.emptyByteString();
+      cancelTimer(READ_TIMER);
     }
 
     private void deliver(Session.Command command) {
@@ -352,6 +368,12 @@ final class SessionStage extends GraphStage<FlowShape<Object, Object>> {
         }
       } else if (CLOSE_TIMER.equals(key) && pending.isEmpty() && isAvailable(out)) {
         push(out, TICK);
+      } else if (READ_TIMER.equals(key) && !closing) {
+        // a client trickling the parts of one message must not hold its buffer for ever; the
+        // frame layer expects the rest of that message, so the connection cannot go on
+        discard();
+        closeWith(Session.CloseCodes.POLICY_VIOLATION, "message not complete within " + settings.readTimeout().toSeconds() + " s");
+        endSession();
       }
     }
 

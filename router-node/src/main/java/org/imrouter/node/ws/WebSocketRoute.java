@@ -45,7 +45,11 @@ public final class WebSocketRoute extends AllDirectives {
     RouterSettings.Limits limits = deps.settings().limits();
     SessionStage.Settings stageSettings =
         new SessionStage.Settings(
-            limits.maxFrameBytes(), limits.outboundBuffer(), deps.settings().http().keepAliveInterval(), ClosingWebSocket.CLOSE_TIMEOUT);
+            limits.maxFrameBytes(),
+            limits.outboundBuffer(),
+            deps.settings().http().keepAliveInterval(),
+            ClosingWebSocket.CLOSE_TIMEOUT,
+            limits.messageReadTimeout());
     this.webSocket =
         new ClosingWebSocket(
             system, deps.settings().http().deadPeerTimeout(), new SessionStage(stageSettings, new FrameCodec(limits.maxFrameBytes())));

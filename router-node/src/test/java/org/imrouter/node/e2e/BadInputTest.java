@@ -59,6 +59,9 @@ class BadInputTest {
   private static final int CONNECTIONS_PER_USER = 2;
 
   private static final int CLOSE_PROTOCOL_ERROR = 1002;
+  private static final int CLOSE_POLICY_VIOLATION = 1008;
+  /** Short, so that the unfinished-message test does not wait long. */
+  private static final String MESSAGE_READ_TIMEOUT = "2s";
   private static final int CLOSE_INVALID_DATA = 1007;
   private static final int CLOSE_TOO_BIG = 1009;
   private static final int CLOSE_SLOW_CONSUMER = 4008;
@@ -77,7 +80,8 @@ class BadInputTest {
                 "router.limits.max-frame-bytes", MAX_FRAME_BYTES,
                 "router.limits.sends-per-second", SENDS_PER_SECOND,
                 "router.limits.send-burst", SEND_BURST,
-                "router.limits.connections-per-user", CONNECTIONS_PER_USER));
+                "router.limits.connections-per-user", CONNECTIONS_PER_USER,
+                "router.limits.message-read-timeout", MESSAGE_READ_TIMEOUT));
   }
 
   @AfterAll
@@ -405,6 +409,21 @@ class BadInputTest {
     }
     try (WsClient c = connect("fr-sender")) {
       assertEquals(2, sendOk(c, "fr3", "user:fr-peer", "after"), "the oversized message wrote nothing");
+    }
+  }
+
+  @Test
+  void aMessageLeftUnfinishedClosesWith1008AndPersistsNothing() throws IOException {
+    // a client that sends the first fragment and never the rest must not hold its buffer for ever
+    String message = send("uf1", "user:uf-peer", "never finished");
+    byte[] bytes = message.getBytes(UTF_8);
+    try (RawWebSocket raw = new RawWebSocket(node.wsUri(Tokens.valid("uf-sender")), RawWebSocket.DEFAULT_BUFFER)) {
+      raw.awaitFrame(ServerFrame::hasWelcome);
+      raw.sendFrame(RawWebSocket.OP_TEXT, false, java.util.Arrays.copyOf(bytes, bytes.length / 2), true);
+      assertEquals(CLOSE_POLICY_VIOLATION, raw.closeCode(), "closed once the read timeout passed");
+    }
+    try (WsClient c = connect("uf-sender")) {
+      assertEquals(1, sendOk(c, "uf2", "user:uf-peer", "finished"), "the unfinished message wrote nothing");
     }
   }
 
