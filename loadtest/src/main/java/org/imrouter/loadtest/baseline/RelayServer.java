@@ -286,21 +286,26 @@ public final class RelayServer implements AutoCloseable {
   private long append(String owner, String msgId, String from, String conversation, long ts, String text) {
     Inbox inbox = inbox(owner);
     synchronized (inbox) {
-      org.imrouter.protocol.v1.Message m =
-          org.imrouter.protocol.v1.Message.newBuilder()
-              .setStream(INBOX)
-              .setSeq(++inbox.lastSeq)
-              .setMsgId(msgId)
-              .setFrom(from)
-              .setConversation(conversation)
-              .setTs(ts)
-              .setText(text)
-              .build();
+      org.imrouter.protocol.v1.Message m = message(INBOX, ++inbox.lastSeq, msgId, from, conversation, ts, text);
       inbox.items.add(StreamItem.newBuilder().setMessage(m).build());
       ServerFrame push = ServerFrame.newBuilder().setMessage(m).build();
       inbox.sessions.forEach(s -> s.push(push));
       return m.getSeq();
     }
+  }
+
+  /** One message item of a stream, as the router sends it. */
+  private static org.imrouter.protocol.v1.Message message(
+      String stream, long seq, String msgId, String from, String conversation, long ts, String text) {
+    return org.imrouter.protocol.v1.Message.newBuilder()
+        .setStream(stream)
+        .setSeq(seq)
+        .setMsgId(msgId)
+        .setFrom(from)
+        .setConversation(conversation)
+        .setTs(ts)
+        .setText(text)
+        .build();
   }
 
   /** Appends a system item to a user's inbox and pushes it to the user's sessions. */
@@ -365,16 +370,7 @@ public final class RelayServer implements AutoCloseable {
     long ts = System.currentTimeMillis();
     synchronized (group) {
       // under the group's lock, so every member sees the group's items in seq order
-      org.imrouter.protocol.v1.Message m =
-          org.imrouter.protocol.v1.Message.newBuilder()
-              .setStream(stream)
-              .setSeq(++group.lastSeq)
-              .setMsgId(msgId)
-              .setFrom(c.user)
-              .setConversation(stream)
-              .setTs(ts)
-              .setText(send.getText())
-              .build();
+      org.imrouter.protocol.v1.Message m = message(stream, ++group.lastSeq, msgId, c.user, stream, ts, send.getText());
       group.items.add(StreamItem.newBuilder().setMessage(m).build());
       c.push(
           ServerFrame.newBuilder()

@@ -11,22 +11,16 @@ import org.imrouter.protocol.v1.ServerFrame;
 /**
  * Client messages to session commands and server frames to message payloads: protobuf in binary
  * messages, protobuf's canonical JSON in text messages (unknown fields ignored, int64 as string
- * or number). {@link SessionStage} assembles a message (up to the frame limit) before decoding.
+ * or number). {@link SessionStage} assembles a message and enforces the frame limit before
+ * decoding.
  */
 final class FrameCodec {
   private static final JsonFormat.Parser JSON_IN = JsonFormat.parser().ignoringUnknownFields();
   private static final JsonFormat.Printer JSON_OUT = JsonFormat.printer().omittingInsignificantWhitespace();
 
-  private final int maxFrameBytes;
+  private FrameCodec() {}
 
-  FrameCodec(int maxFrameBytes) {
-    this.maxFrameBytes = maxFrameBytes;
-  }
-
-  Session.Command fromJson(String json) {
-    if (json.length() * MAX_UTF8_BYTES_PER_CHAR > maxFrameBytes && json.getBytes(StandardCharsets.UTF_8).length > maxFrameBytes) {
-      return Session.Oversized.INSTANCE;
-    }
+  static Session.Command fromJson(String json) {
     ClientFrame.Builder frame = ClientFrame.newBuilder();
     try {
       JSON_IN.merge(json, frame);
@@ -36,10 +30,7 @@ final class FrameCodec {
     }
   }
 
-  Session.Command fromProtobuf(ByteString bytes) {
-    if (bytes.size() > maxFrameBytes) {
-      return Session.Oversized.INSTANCE;
-    }
+  static Session.Command fromProtobuf(ByteString bytes) {
     try {
       return new Session.FromClient(ClientFrame.parseFrom(bytes.toArrayUnsafe()), true);
     } catch (InvalidProtocolBufferException e) {
@@ -58,7 +49,4 @@ final class FrameCodec {
       throw new IllegalStateException("server frame not printable as JSON", e);
     }
   }
-
-  /** A Java char (UTF-16 unit) never takes more than 3 UTF-8 bytes (surrogate pairs: 4 per 2). */
-  private static final int MAX_UTF8_BYTES_PER_CHAR = 3;
 }

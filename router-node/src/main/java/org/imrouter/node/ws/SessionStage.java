@@ -1,5 +1,6 @@
 package org.imrouter.node.ws;
 
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -74,9 +75,6 @@ final class SessionStage extends GraphStage<FlowShape<Object, Object>> {
     return Attributes.apply(new ConnectorAttribute(connector));
   }
 
-  /** Close code when the outbound buffer overflowed. */
-  static final int SLOW_CONSUMER = Session.CloseCodes.SLOW_CONSUMER;
-
   /**
    * Control answers (pongs) waiting for the client before the stage stops reading: a client that
    * pings without reading cannot grow the queue.
@@ -87,6 +85,9 @@ final class SessionStage extends GraphStage<FlowShape<Object, Object>> {
   private static final FrameStart PING =
       FrameEvent$.MODULE$.fullFrame(Protocol$Opcode$Ping$.MODULE$, Option.empty(), ByteString.emptyByteString(), true, false, false, false);
 
+  /** A Java char (UTF-16 unit) never takes more than 3 UTF-8 bytes (surrogate pairs: 4 per 2). */
+  private static final int MAX_UTF8_BYTES_PER_CHAR = 3;
+
   private static final Object TICK = WebSocket.Tick$.MODULE$;
   private static final String PING_TIMER = "ping";
   private static final String CLOSE_TIMER = "close-tick";
@@ -96,11 +97,9 @@ final class SessionStage extends GraphStage<FlowShape<Object, Object>> {
   private final Outlet<Object> out = Outlet.create("SessionStage.out");
   private final FlowShape<Object, Object> shape = FlowShape.of(in, out);
   private final Settings settings;
-  private final FrameCodec codec;
 
-  SessionStage(Settings settings, FrameCodec codec) {
+  SessionStage(Settings settings) {
     this.settings = settings;
-    this.codec = codec;
   }
 
   @Override
@@ -119,10 +118,10 @@ final class SessionStage extends GraphStage<FlowShape<Object, Object>> {
 
   private final class Logic extends TimerGraphStageLogic {
     private final Connector connector;
-    /** Events waiting for the client, in order: frames and control events. */
+    /** Events waiting for the client, in order: data frames and control events. */
     private final ArrayDeque<Object> pending = new ArrayDeque<>();
+    /** Data frames in {@link #pending}; the rest are control events (pongs, pings, closes). */
     private int pendingFrames;
-    private int pendingControl;
     private boolean pingPending;
 
     private ActorRef<Session.Command> session;
@@ -209,20 +208,20 @@ final class SessionStage extends GraphStage<FlowShape<Object, Object>> {
       } else if (event instanceof FrameHandler.PeerClosed closed) {
         // Pekko's message API: pass the peer's close on, then end the handler normally (the
         // handshake below answers with the same code) unless the code was an error
-        enqueueControl(closed);
+        enqueue(closed);
         boolean error = closed.code().isDefined() && Protocol.CloseCodes$.MODULE$.isError((Integer) closed.code().get());
         if (!error) {
-          enqueueControl(FrameHandler.UserHandlerCompleted$.MODULE$);
+          enqueue(FrameHandler.UserHandlerCompleted$.MODULE$);
         }
         closing = true;
         endSession();
       } else if (event instanceof FrameHandler.ActivelyCloseWithCode close) {
         // the frame layer found a protocol error and closes
-        enqueueControl(close);
+        enqueue(close);
         startClosing();
         endSession();
       } else if (event instanceof FrameHandler.BypassEvent) {
-        enqueueControl(event); // pongs to the client's pings
+        enqueue(event); // pongs to the client's pings
       }
     }
 
@@ -239,7 +238,7 @@ final class SessionStage extends GraphStage<FlowShape<Object, Object>> {
         if (part instanceof FrameHandler.TextMessagePart t) {
           messageBytes += t.data().length(); // chars ≤ UTF-8 bytes: a cheap first bound
           if (last && text == null && messageBytes <= settings.maxMessageBytes()) {
-            deliver(codec.fromJson(t.data())); // the common case: a message in one frame
+            deliver(decodeText(t.data())); // the common case: a message in one frame
             messageBytes = 0;
             return;
           }
@@ -260,7 +259,7 @@ final class SessionStage extends GraphStage<FlowShape<Object, Object>> {
       }
       if (last) {
         if (!discarding) {
-          deliver(text != null ? codec.fromJson(text.toString()) : codec.fromProtobuf(bytes));
+          deliver(text != null ? decodeText(text.toString()) : FrameCodec.fromProtobuf(bytes));
         }
         cancelTimer(READ_TIMER);
         text = null;
@@ -269,6 +268,17 @@ final class SessionStage extends GraphStage<FlowShape<Object, Object>> {
         discarding = false;
         assembling = false;
       }
+    }
+
+    /**
+     * The char count bounded the text from below; its UTF-8 size is the limit that holds, and
+     * needs encoding only when the text could be over it (a char takes at most 3 UTF-8 bytes).
+     */
+    private Session.Command decodeText(String json) {
+      boolean over =
+          (long) json.length() * MAX_UTF8_BYTES_PER_CHAR > settings.maxMessageBytes()
+              && json.getBytes(StandardCharsets.UTF_8).length > settings.maxMessageBytes();
+      return over ? Session.Oversized.INSTANCE : FrameCodec.fromJson(json);
     }
 
     /** Drops the message being assembled; its remaining parts are read and ignored. */
@@ -285,7 +295,7 @@ final class SessionStage extends GraphStage<FlowShape<Object, Object>> {
     }
 
     private void maybePull() {
-      if (!awaitingAck && pendingControl < MAX_PENDING_CONTROL && !hasBeenPulled(in) && !isClosed(in)) {
+      if (!awaitingAck && pending.size() - pendingFrames < MAX_PENDING_CONTROL && !hasBeenPulled(in) && !isClosed(in)) {
         pull(in);
       }
     }
@@ -315,9 +325,8 @@ final class SessionStage extends GraphStage<FlowShape<Object, Object>> {
         // the client does not read: drop what it has not taken and tell it to reconnect and sync
         pending.removeIf(e -> e instanceof FrameStart); // the queued ping too
         pendingFrames = 0;
-        pendingControl = pending.size();
         pingPending = false;
-        closeWith(SLOW_CONSUMER, "slow consumer: reconnect and sync");
+        closeWith(Session.CloseCodes.SLOW_CONSUMER, "slow consumer: reconnect and sync");
         endSession();
         return;
       }
@@ -339,7 +348,7 @@ final class SessionStage extends GraphStage<FlowShape<Object, Object>> {
       if (closing) {
         return;
       }
-      enqueueControl(new FrameHandler.ActivelyCloseWithCode(Option.apply(code), reason));
+      enqueue(new FrameHandler.ActivelyCloseWithCode(Option.apply(code), reason));
       startClosing();
     }
 
@@ -364,7 +373,7 @@ final class SessionStage extends GraphStage<FlowShape<Object, Object>> {
       if (PING_TIMER.equals(key)) {
         if (!closing && !pingPending) {
           pingPending = true;
-          enqueueControl(PING);
+          enqueue(PING);
         }
       } else if (CLOSE_TIMER.equals(key) && pending.isEmpty() && isAvailable(out)) {
         push(out, TICK);
@@ -375,11 +384,6 @@ final class SessionStage extends GraphStage<FlowShape<Object, Object>> {
         closeWith(Session.CloseCodes.POLICY_VIOLATION, "message not complete within " + settings.readTimeout().toSeconds() + " s");
         endSession();
       }
-    }
-
-    private void enqueueControl(Object event) {
-      pendingControl++;
-      enqueue(event);
     }
 
     private void enqueue(Object event) {
@@ -396,11 +400,8 @@ final class SessionStage extends GraphStage<FlowShape<Object, Object>> {
       }
       if (next == PING) {
         pingPending = false;
-        pendingControl--;
       } else if (next instanceof FrameStart) {
         pendingFrames--;
-      } else {
-        pendingControl--;
       }
       push(out, next);
     }

@@ -52,7 +52,7 @@ public final class WebSocketRoute extends AllDirectives {
             limits.messageReadTimeout());
     this.webSocket =
         new ClosingWebSocket(
-            system, deps.settings().http().deadPeerTimeout(), new SessionStage(stageSettings, new FrameCodec(limits.maxFrameBytes())));
+            system, deps.settings().http().deadPeerTimeout(), new SessionStage(stageSettings));
   }
 
   public Route route() {
