@@ -287,6 +287,11 @@ public final class EmbeddedCassandra implements CassandraEndpoint, AutoCloseable
         return process.isAlive();
     }
 
+    /** The Cassandra process id, for fault tests that pause it (SIGSTOP) like a stalled server. */
+    public long pid() {
+        return process.pid();
+    }
+
     /** The child process; package-private so tests can close its stdin like a dying parent would. */
     Process process() {
         return process;

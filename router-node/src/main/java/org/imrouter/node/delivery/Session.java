@@ -15,6 +15,7 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
 import org.imrouter.node.config.RouterSettings;
 import org.imrouter.node.group.GroupEntity;
 import org.imrouter.node.metrics.RouterMetrics;
@@ -139,6 +140,9 @@ public final class Session extends AbstractBehavior<Session.Command> {
   private final RouterSettings.Limits limits;
   private final Duration askTimeout;
   private final ActorRef<Push> pushRef;
+  // built once: an entity ref encodes its path prefix when constructed, and every send, sync
+  // and read of the session asks this one entity (6 % of the node's CPU in a dm profile)
+  private final EntityRef<UserEntity.Command> ownEntity;
   private final SendRateLimiter rateLimiter;
   private final List<Push> beforeWelcome = new ArrayList<>();
   private final ActorRef<Gateway.JoinSettled> joinSettledRef;
@@ -169,6 +173,7 @@ public final class Session extends AbstractBehavior<Session.Command> {
     this.limits = deps.settings().limits();
     this.askTimeout = deps.settings().session().askTimeout();
     this.pushRef = ctx.messageAdapter(Push.class, Pushed::new);
+    this.ownEntity = deps.sharding().entityRefFor(UserEntity.ENTITY_TYPE_KEY, userId);
     this.joinSettledRef = ctx.messageAdapter(Gateway.JoinSettled.class, j -> new JoinSettled(j.groupId()));
     this.rateLimiter = new SendRateLimiter(limits.sendsPerSecond(), limits.sendBurst(), System::nanoTime);
     RouterMetrics.connectionOpened();
@@ -224,7 +229,7 @@ public final class Session extends AbstractBehavior<Session.Command> {
   private void connect() {
     ActorAsk.ask(
         getContext(),
-        deps.sharding().entityRefFor(UserEntity.ENTITY_TYPE_KEY, userId),
+        ownEntity,
         UserEntity.ConnectResult.class,
         askTimeout,
         replyTo -> new UserEntity.Connect(pushRef, replyTo),
@@ -358,7 +363,7 @@ public final class Session extends AbstractBehavior<Session.Command> {
     byte[] payload = send.getPayload().toByteArray();
     String contentType = send.getContentType().isEmpty() ? DEFAULT_CONTENT_TYPE : send.getContentType();
     if (target.get().kind() == Ids.Address.Kind.USER) {
-      ask(Kind.SEND, ref, deps.sharding().entityRefFor(UserEntity.ENTITY_TYPE_KEY, userId),
+      ask(Kind.SEND, ref, ownEntity,
           replyTo -> new UserEntity.SendDirect(ref, send.getTo(), contentType, send.getText(), payload, replyTo));
     } else {
       ask(Kind.SEND, ref, deps.sharding().entityRefFor(GroupEntity.ENTITY_TYPE_KEY, target.get().id()),
@@ -375,7 +380,7 @@ public final class Session extends AbstractBehavior<Session.Command> {
     }
     int limit = sync.getLimit() == 0 ? limits.syncMaxLimit() : Math.min(sync.getLimit(), limits.syncMaxLimit());
     if (stream.get().kind() == Ids.Address.Kind.INBOX) {
-      ask(Kind.SYNC, ref, deps.sharding().entityRefFor(UserEntity.ENTITY_TYPE_KEY, userId),
+      ask(Kind.SYNC, ref, ownEntity,
           replyTo -> new UserEntity.Sync(sync.getAfterSeq(), limit, replyTo));
     } else {
       ask(Kind.SYNC, ref, deps.sharding().entityRefFor(GroupEntity.ENTITY_TYPE_KEY, stream.get().id()),
@@ -384,7 +389,7 @@ public final class Session extends AbstractBehavior<Session.Command> {
   }
 
   private void onRead(org.imrouter.protocol.v1.Read read) {
-    ask(Kind.READ, read.getStream(), deps.sharding().entityRefFor(UserEntity.ENTITY_TYPE_KEY, userId),
+    ask(Kind.READ, read.getStream(), ownEntity,
         replyTo -> new UserEntity.MarkRead(read.getStream(), read.getSeq(), replyTo));
   }
 

@@ -1,7 +1,6 @@
 package org.imrouter.node.stream;
 
 import java.util.Optional;
-import java.util.regex.Pattern;
 
 /**
  * User and group ids, and the stream and conversation names built from them. Ids become
@@ -9,7 +8,8 @@ import java.util.regex.Pattern;
  * different ids can never map to the same persistence id.
  */
 public final class Ids {
-  private static final Pattern ID = Pattern.compile("[A-Za-z0-9._@-]{1,64}");
+  /** Ids are 1 to this many characters of [A-Za-z0-9._@-]. */
+  public static final int MAX_ID_LENGTH = 64;
 
   public static final String INBOX = "inbox";
   public static final String USER_PREFIX = "user:";
@@ -22,8 +22,25 @@ public final class Ids {
 
   private Ids() {}
 
+  /**
+   * Whether {@code id} is 1 to {@link #MAX_ID_LENGTH} characters of [A-Za-z0-9._@-]. A loop, not a
+   * regex: every send parses its target, and the regex matcher was 5 % of the node's CPU in a dm
+   * profile.
+   */
   public static boolean isValid(String id) {
-    return id != null && ID.matcher(id).matches();
+    if (id == null || id.isEmpty() || id.length() > MAX_ID_LENGTH) {
+      return false;
+    }
+    for (int i = 0; i < id.length(); i++) {
+      if (!isIdChar(id.charAt(i))) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static boolean isIdChar(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '@' || c == '-';
   }
 
   public static String groupStream(String groupId) {

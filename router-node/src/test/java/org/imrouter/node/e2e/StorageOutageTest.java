@@ -1,6 +1,7 @@
 package org.imrouter.node.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,20 +18,27 @@ import org.imrouter.protocol.v1.ServerFrame;
 import org.junit.jupiter.api.Test;
 
 /**
- * Cassandra goes down under a connected client and comes back: sends in between are answered
+ * Cassandra stalls, then goes down under a connected client and comes back. A stall shorter than
+ * the storage timeout delays a send instead of failing it. Sends during the outage are answered
  * UNAVAILABLE (never a silent loss, never a half-written item), the connection and node keep
  * serving, and after Cassandra returns a retry with the same clientMsgId is accepted exactly once.
+ * The node runs with the default storage timeouts and circuit breaker.
  */
 class StorageOutageTest {
   private static final Duration READY_TIMEOUT = Duration.ofSeconds(120);
   private static final Duration STOP_TIMEOUT = Duration.ofSeconds(60);
+  /**
+   * Longer than the Cassandra driver's default request timeout (2 s), which failed such writes and
+   * restarted their entities, and shorter than the journal's timeout (4 s, persistence.conf).
+   */
+  private static final Duration STALL = Duration.ofMillis(2500);
 
   private static String send(String id, String text) {
     return "{\"send\":{\"clientMsgId\":\"" + id + "\",\"to\":\"user:out-bob\",\"text\":\"" + text + "\"}}";
   }
 
   @Test
-  void sendsDuringAnOutageAreRefusedAndRetriesAfterwardsLandOnce() throws Exception {
+  void aStallDelaysSendsAndAnOutageRefusesThemAndRetriesAfterwardsLandOnce() throws Exception {
     Path dir = Files.createTempDirectory(Path.of("target"), "outage-cassandra").toAbsolutePath();
     EmbeddedCassandra.Settings settings = EmbeddedCassandra.Settings.throwaway(dir).withThrowaway(false);
     EmbeddedCassandra cassandra = EmbeddedCassandra.start(settings);
@@ -38,12 +46,20 @@ class StorageOutageTest {
     try (RouterTestNode node =
         new RouterTestNode(
             "storage_outage",
-            Map.of(
-                "datastax-java-driver.basic.contact-points", List.of(cassandra.contactPoint()),
-                "router.session.ask-timeout", "3s",
-                "pekko.persistence.cassandra.journal.circuit-breaker.call-timeout", "2s",
-                "pekko.persistence.cassandra.journal.circuit-breaker.reset-timeout", "1s"))) {
+            Map.of("datastax-java-driver.basic.contact-points", List.of(cassandra.contactPoint())))) {
       try (WsClient alice = connectUntilWelcomed(node)) {
+        alice.sendJson(send("warm", "before the stall"));
+        alice.expectAccepted("warm");
+
+        pause(cassandra, "STOP");
+        try {
+          alice.sendJson(send("stalled", "during the stall"));
+          Thread.sleep(STALL.toMillis()); // the fault's length, not a wait for an outcome
+        } finally {
+          pause(cassandra, "CONT");
+        }
+        assertTrue(answer(alice, "stalled").hasAccepted(), "a stall shorter than the storage timeout only delays the send");
+
         alice.sendJson(send("before", "before the outage"));
         Accepted before = alice.expectAccepted("before").getAccepted();
 
@@ -62,9 +78,9 @@ class StorageOutageTest {
 
         alice.sendJson("{\"sync\":{\"stream\":\"inbox\",\"afterSeq\":0,\"limit\":100}}");
         History h = alice.expect(ServerFrame::hasHistory, "history").getHistory();
-        assertEquals(2, h.getItemsCount());
-        assertEquals(before.getMsgId(), h.getItems(0).getMessage().getMsgId());
-        assertEquals(during.getMsgId(), h.getItems(1).getMessage().getMsgId());
+        assertEquals(4, h.getItemsCount());
+        assertEquals(before.getMsgId(), h.getItems(2).getMessage().getMsgId());
+        assertEquals(during.getMsgId(), h.getItems(3).getMessage().getMsgId());
       }
     } finally {
       cassandra.close();
@@ -96,15 +112,25 @@ class StorageOutageTest {
     long deadline = System.nanoTime() + READY_TIMEOUT.toNanos();
     while (System.nanoTime() < deadline) {
       c.sendJson(send(id, "during the outage"));
-      ServerFrame answer =
-          c.expect(
-              f -> f.hasAccepted() && f.getAccepted().getClientMsgId().equals(id)
-                  || f.hasError() && f.getError().getRef().equals(id),
-              "answer to " + id);
+      ServerFrame answer = answer(c, id);
       if (answer.hasAccepted()) {
         return answer.getAccepted();
       }
     }
     throw new AssertionError(id + " never accepted after Cassandra came back");
+  }
+
+  /** The next answer to a send: its accepted or its error. */
+  private static ServerFrame answer(WsClient c, String id) {
+    return c.expect(
+        f -> f.hasAccepted() && f.getAccepted().getClientMsgId().equals(id)
+            || f.hasError() && f.getError().getRef().equals(id),
+        "answer to " + id);
+  }
+
+  /** SIGSTOP / SIGCONT: a server that stalls (a long GC pause, a starved host) but keeps its sockets. */
+  private static void pause(EmbeddedCassandra cassandra, String signal) throws Exception {
+    Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(cassandra.pid())).inheritIO().start();
+    assertEquals(0, kill.waitFor(), "kill -" + signal);
   }
 }
