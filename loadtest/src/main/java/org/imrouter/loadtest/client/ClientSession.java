@@ -2,10 +2,14 @@ package org.imrouter.loadtest.client;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import java.nio.ByteBuffer;
+import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import org.imrouter.loadtest.check.Checks;
 import org.imrouter.loadtest.check.StreamKey;
@@ -30,6 +34,11 @@ import org.imrouter.protocol.v1.Welcome;
 public final class ClientSession {
   /** The inbox's stream name in frames. */
   public static final String INBOX = "inbox";
+  /** The error code that means "retry later" (the router's ErrorCode.UNAVAILABLE). */
+  static final String UNAVAILABLE = "UNAVAILABLE";
+  /** Attempts at one sync page answered UNAVAILABLE before a count fails. */
+  static final int UNAVAILABLE_ATTEMPTS = 5;
+  static final Duration UNAVAILABLE_BACKOFF = Duration.ofMillis(250);
 
   private final String id;
   private final String user;
@@ -128,7 +137,7 @@ public final class ClientSession {
   }
 
   private CompletionStage<Long> countFrom(String stream, long afterSeq, int pageSize, long countedSoFar) {
-    return sync(stream, afterSeq, pageSize)
+    return syncRetrying(stream, afterSeq, pageSize, 1)
         .thenCompose(
             page -> {
               long total = countedSoFar + page.getItemsCount();
@@ -136,6 +145,23 @@ public final class ClientSession {
                 return CompletableFuture.completedFuture(total);
               }
               return countFrom(stream, seqOf(page.getItems(page.getItemsCount() - 1)), pageSize, total);
+            });
+  }
+
+  /**
+   * A page the server answered UNAVAILABLE ("retry later") is asked again, as a client does, after
+   * {@link #UNAVAILABLE_BACKOFF} times the attempt; any other error fails the count.
+   */
+  private CompletionStage<History> syncRetrying(String stream, long afterSeq, int limit, int attempt) {
+    return sync(stream, afterSeq, limit)
+        .exceptionallyCompose(
+            failure -> {
+              Throwable cause = failure instanceof CompletionException ? failure.getCause() : failure;
+              if (cause instanceof ServerError e && e.code().equals(UNAVAILABLE) && attempt < UNAVAILABLE_ATTEMPTS) {
+                Executor later = CompletableFuture.delayedExecutor(UNAVAILABLE_BACKOFF.toMillis() * attempt, TimeUnit.MILLISECONDS);
+                return CompletableFuture.runAsync(() -> {}, later).thenCompose(ignored -> syncRetrying(stream, afterSeq, limit, attempt + 1));
+              }
+              return CompletableFuture.failedFuture(cause);
             });
   }
 
