@@ -5,6 +5,7 @@ import com.auth0.jwt.JWTVerifier;
 import com.auth0.jwt.algorithms.Algorithm;
 import com.auth0.jwt.exceptions.JWTVerificationException;
 import com.auth0.jwt.interfaces.DecodedJWT;
+import com.auth0.jwt.interfaces.Verification;
 import java.nio.charset.StandardCharsets;
 import java.security.KeyFactory;
 import java.security.interfaces.RSAPublicKey;
@@ -16,7 +17,8 @@ import org.imrouter.node.stream.Ids;
 
 /**
  * Verifies client JWTs: HS256 (the secret as raw UTF-8 bytes) or RS256 (an X.509 PEM public
- * key), signature, {@code exp} required and enforced, {@code sub} a valid user id.
+ * key), signature, {@code exp} required as a date and enforced, {@code sub} a valid user id, and
+ * {@code iss} and {@code aud} when the node is configured with them.
  */
 public final class JwtVerifier {
   private final JWTVerifier verifier;
@@ -28,8 +30,15 @@ public final class JwtVerifier {
           case "RS256" -> Algorithm.RSA256(parsePublicKey(settings.publicKeyPem()), null);
           default -> throw new IllegalArgumentException("router.jwt.algorithm must be HS256 or RS256");
         };
-    this.verifier =
-        JWT.require(algorithm).withClaimPresence("exp").withClaimPresence("sub").acceptLeeway(settings.leeway().toSeconds()).build();
+    Verification required =
+        JWT.require(algorithm).withClaimPresence("exp").withClaimPresence("sub").acceptLeeway(settings.leeway().toSeconds());
+    if (!settings.issuer().isEmpty()) {
+      required = required.withIssuer(settings.issuer());
+    }
+    if (!settings.audience().isEmpty()) {
+      required = required.withAnyOfAudience(settings.audience());
+    }
+    this.verifier = required.build();
   }
 
   /** The user id of a valid token; empty for a missing, malformed, badly signed or expired one. */
@@ -44,6 +53,11 @@ public final class JwtVerifier {
     }
     try {
       DecodedJWT jwt = verifier.verify(token);
+      // "exp": null passes the presence check and the library then skips the expiry check: a
+      // token that never expires. Only a date counts.
+      if (jwt.getExpiresAt() == null) {
+        return Optional.empty();
+      }
       return Ids.isValid(jwt.getSubject()) ? Optional.of(jwt) : Optional.empty();
     } catch (JWTVerificationException e) {
       return Optional.empty();

@@ -43,6 +43,10 @@ public final class Main {
   private static void run() throws Exception {
     Config config = ConfigFactory.load();
     RouterSettings settings = RouterSettings.fromConfig(config);
+    List<String> refusals = DevCredentials.refusals(settings);
+    if (!refusals.isEmpty()) {
+      throw new IllegalStateException("refusing to start: " + String.join("; ", refusals));
+    }
     if (settings.jwt().devSecret() && settings.jwt().algorithm().equals("HS256")) {
       log.warn("*** ROUTER_JWT_SECRET is not set: using the DEVELOPMENT JWT secret. Anyone can mint tokens. ***");
     }

@@ -38,8 +38,12 @@ public record RouterSettings(
     }
   }
 
-  /** algorithm is HS256 (secret) or RS256 (publicKeyPem). */
-  public record Jwt(String algorithm, String secret, String publicKeyPem, Duration leeway, boolean devSecret) {}
+  /**
+   * algorithm is HS256 (secret) or RS256 (publicKeyPem); issuer and audience, when not empty, must
+   * be the token's "iss" and one of its "aud".
+   */
+  public record Jwt(
+      String algorithm, String secret, String publicKeyPem, Duration leeway, boolean devSecret, String issuer, String audience) {}
 
   public record Limits(
       int maxFrameBytes,
@@ -105,7 +109,9 @@ public record RouterSettings(
             jwt.getString("secret"),
             jwt.getString("public-key-pem"),
             jwt.getDuration("leeway"),
-            jwt.getString("secret").equals(jwt.getString("dev-secret"))),
+            jwt.getString("secret").equals(jwt.getString("dev-secret")),
+            jwt.getString("issuer"),
+            jwt.getString("audience")),
         new Limits(
             bytes(limits, "max-frame-bytes"),
             bytes(limits, "max-text-bytes"),

@@ -38,6 +38,7 @@ import org.imrouter.node.stream.Outbox;
 import org.imrouter.node.stream.RecentItems;
 import org.imrouter.node.stream.Reply;
 import org.imrouter.node.stream.StreamItem;
+import org.imrouter.node.stream.StreamPages;
 import org.imrouter.node.stream.TransferAck;
 import org.imrouter.node.stream.WriteBuffer;
 import org.imrouter.node.user.UserEntity;
@@ -655,16 +656,9 @@ public final class GroupEntity {
       if (!state.isMember(sync.user()) && !Ids.isSystem(sync.user())) {
         return Reply.reject(ErrorCode.NOT_A_MEMBER, "not a member of group " + groupId);
       }
-      String stream = Ids.groupStream(groupId);
-      long from = Math.max(0, sync.afterSeq());
-      if (state.recent().covers(from, state.lastSeq())) {
-        List<StreamItem> items = state.recent().after(from, sync.limit());
-        long last = items.isEmpty() ? from : items.get(items.size() - 1).seq();
-        return new Reply.HistoryPage(stream, items, last < state.lastSeq());
-      }
-      long to = Math.min(state.lastSeq(), from + sync.limit());
-      return new Reply.HistoryInJournal(
-          stream, groupId, GroupEntity.persistenceId(groupId).id(), from + 1, to, to < state.lastSeq());
+      return StreamPages.answer(
+          Ids.groupStream(groupId), groupId, GroupEntity.persistenceId(groupId).id(), state.recent(), state.lastSeq(),
+          sync.afterSeq(), sync.limit());
     }
   }
 

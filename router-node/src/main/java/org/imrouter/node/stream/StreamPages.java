@@ -19,6 +19,30 @@ public final class StreamPages {
   /** A page of one stream, in seq order. */
   public record Page(List<StreamItem> items, boolean hasMore) {}
 
+  /**
+   * An entity's answer to a sync of its stream: the items from memory when its recent items cover
+   * the range, else the journal range to read. A cursor at or past the end gets an empty last
+   * page (hasMore false), and no sum can overflow: afterSeq may be any long up to 2^63 - 1 (a
+   * client that follows hasMore must reach the end).
+   *
+   * @param limit most items in the page; at least one
+   */
+  public static Reply answer(
+      String stream, String ownerId, String persistenceId, RecentItems recent, long lastSeq, long afterSeq, int limit) {
+    long from = Math.max(0, afterSeq);
+    if (from >= lastSeq) {
+      return new Reply.HistoryPage(stream, List.of(), false);
+    }
+    int size = Math.max(1, limit);
+    if (recent.covers(from, lastSeq)) {
+      List<StreamItem> items = recent.after(from, size);
+      long last = items.isEmpty() ? from : items.get(items.size() - 1).seq();
+      return new Reply.HistoryPage(stream, items, last < lastSeq);
+    }
+    long to = lastSeq - from <= size ? lastSeq : from + size;
+    return new Reply.HistoryInJournal(stream, ownerId, persistenceId, from + 1, to, to < lastSeq);
+  }
+
   /** @param answer a {@link Reply.HistoryPage} or {@link Reply.HistoryInJournal} */
   public static CompletionStage<Page> resolve(Reply answer, HistoryReader journal) {
     if (answer instanceof Reply.HistoryPage page) {

@@ -37,6 +37,7 @@ import org.imrouter.node.stream.Push;
 import org.imrouter.node.stream.RecentItems;
 import org.imrouter.node.stream.Reply;
 import org.imrouter.node.stream.StreamItem;
+import org.imrouter.node.stream.StreamPages;
 import org.imrouter.node.stream.TransferAck;
 import org.imrouter.node.stream.WriteBuffer;
 import org.imrouter.protocol.persist.DirectReceived;
@@ -680,15 +681,8 @@ public final class UserEntity {
     }
 
     private Reply sync(State state, long afterSeq, int limit) {
-      long from = Math.max(0, afterSeq);
-      if (state.recent().covers(from, state.lastSeq())) {
-        List<StreamItem> items = state.recent().after(from, limit);
-        long last = items.isEmpty() ? from : items.get(items.size() - 1).seq();
-        return new Reply.HistoryPage(Ids.INBOX, items, last < state.lastSeq());
-      }
-      long to = Math.min(state.lastSeq(), from + limit);
-      return new Reply.HistoryInJournal(
-          Ids.INBOX, userId, UserEntity.persistenceId(userId).id(), from + 1, to, to < state.lastSeq());
+      return StreamPages.answer(
+          Ids.INBOX, userId, UserEntity.persistenceId(userId).id(), state.recent(), state.lastSeq(), afterSeq, limit);
     }
 
     private void push(Push item) {

@@ -103,6 +103,14 @@ class AuthTest {
   }
 
   @Test
+  void aTokenWhoseExpiryIsNotADateIsRefused() {
+    String nullExpiry = hs256(Tokens.SECRET, JWT.create().withSubject("auth-alice").withNullClaim("exp"));
+    assertEquals(401, statusWithQueryToken(node, nullExpiry), "\"exp\": null would never expire");
+    String textExpiry = hs256(Tokens.SECRET, JWT.create().withSubject("auth-alice").withClaim("exp", "tomorrow"));
+    assertEquals(401, statusWithQueryToken(node, textExpiry));
+  }
+
+  @Test
   void aTokenNotYetValidIsRefused() {
     String future = hs256(Tokens.SECRET, JWT.create().withSubject("auth-alice").withExpiresAt(inAnHour()).withNotBefore(inAnHour()));
     assertEquals(401, statusWithQueryToken(node, future));
@@ -195,6 +203,28 @@ class AuthTest {
               .withExpiresAt(inAnHour())
               .sign(Algorithm.RSA256((RSAPublicKey) other.getPublic(), (RSAPrivateKey) other.getPrivate()));
       assertEquals(401, statusWithQueryToken(rsNode, otherKey), "signed by another key");
+    }
+  }
+
+  @Test
+  void aNodeWithAnIssuerAndAudienceTakesOnlyTokensMintedForIt() {
+    try (RouterTestNode scoped =
+        new RouterTestNode("auth_iss", Map.of("router.jwt.issuer", "https://id.example", "router.jwt.audience", "im-router"))) {
+      String right =
+          hs256(Tokens.SECRET, JWT.create().withSubject("auth-iss").withExpiresAt(inAnHour()).withIssuer("https://id.example")
+              .withAudience("billing", "im-router"));
+      try (WsClient c = WsClient.connect(scoped.wsUri(right))) {
+        assertEquals("auth-iss", c.welcome().getWelcome().getUserId(), "one of several audiences is enough");
+      }
+      assertEquals(401, statusWithQueryToken(scoped, Tokens.valid("auth-iss")), "no iss and no aud");
+      String otherIssuer =
+          hs256(Tokens.SECRET, JWT.create().withSubject("auth-iss").withExpiresAt(inAnHour()).withIssuer("https://evil.example")
+              .withAudience("im-router"));
+      assertEquals(401, statusWithQueryToken(scoped, otherIssuer));
+      String otherAudience =
+          hs256(Tokens.SECRET, JWT.create().withSubject("auth-iss").withExpiresAt(inAnHour()).withIssuer("https://id.example")
+              .withAudience("billing"));
+      assertEquals(401, statusWithQueryToken(scoped, otherAudience), "a token minted for another service");
     }
   }
 }

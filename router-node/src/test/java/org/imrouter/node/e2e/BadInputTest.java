@@ -57,6 +57,8 @@ class BadInputTest {
   private static final int SENDS_PER_SECOND = 5;
   private static final int SEND_BURST = 5;
   private static final int CONNECTIONS_PER_USER = 2;
+  /** Error messages are fixed sentences: none quotes the input or a parser's internals. */
+  private static final int MAX_ERROR_MESSAGE = 200;
 
   private static final int CLOSE_PROTOCOL_ERROR = 1002;
   private static final int CLOSE_POLICY_VIOLATION = 1008;
@@ -161,6 +163,44 @@ class BadInputTest {
         assertUsable(c);
       }
       assertEquals(1, sendOk(c, "after-junk", "user:bf-peer", "still here"), "the junk wrote nothing");
+    }
+  }
+
+  @Test
+  void textThatIsNotStrictJsonIsBadFrameEvenWhenItWouldBeAValidSend() {
+    try (WsClient c = connect("bf-lenient")) {
+      String send = "\"send\":{\"clientMsgId\":\"l1\",\"to\":\"user:bf-peer\",\"text\":\"x\"}";
+      List<String> lenient =
+          List.of(
+              "{send:{clientMsgId:\"l1\",to:\"user:bf-peer\",text:\"x\"}}", // unquoted names
+              "{'send':{'clientMsgId':'l1','to':'user:bf-peer','text':'x'}}", // single quotes
+              "{/* a comment */" + send + "}",
+              "{" + send + "} and then some garbage",
+              "{" + send + "}{\"ping\":{}}", // two values in one message
+              "{" + send + ",}"); // trailing comma
+      for (String text : lenient) {
+        c.sendJson(text);
+        ServerFrame error = c.expectError("", "BAD_FRAME");
+        String message = error.getError().getMessage();
+        assertFalse(message.contains("bf-peer") || message.contains("garbage"), "no input echoed back: " + message);
+        assertUsable(c);
+      }
+      // each of them, executed, would have stored l1 first
+      assertEquals(1, sendOk(c, "strict", "user:bf-peer", "strict JSON"), "none of the lenient texts was executed");
+    }
+  }
+
+  @Test
+  void errorsAboutUnparseableFramesAreShortAndFixed() {
+    try (WsClient c = connect("bf-short")) {
+      String deep = "{\"x\":" + "[".repeat(20_000) + "]".repeat(20_000) + "}";
+      c.sendJson(deep);
+      ServerFrame error = c.expectError("", "BAD_FRAME");
+      assertTrue(error.getError().getMessage().length() < MAX_ERROR_MESSAGE, "was " + error.getError().getMessage().length() + " chars");
+      c.sendJson("{\"ping\":{\"nonce\":\"" + "7".repeat(5_000) + "x\"}}");
+      error = c.expectError("", "BAD_FRAME");
+      assertTrue(error.getError().getMessage().length() < MAX_ERROR_MESSAGE, "was " + error.getError().getMessage().length() + " chars");
+      assertUsable(c);
     }
   }
 
@@ -297,6 +337,24 @@ class BadInputTest {
       c.expectError("inbox", "BAD_FRAME");
       assertEquals(0, sync(c, "inbox", 0, 10).getItemsCount(), "the bad reads wrote no READ item");
       assertEquals(1, sendOk(c, "good", "user:mf-peer", "first item"), "the bad reads wrote nothing");
+    }
+  }
+
+  @Test
+  void aCursorNearTheEndOfTheSeqRangeGetsAnEmptyLastPage() {
+    try (WsClient c = connect("mf-cursor")) {
+      sendOk(c, "one", "user:mf-peer", "first item");
+      c.sendJson("{\"createGroup\":{\"requestId\":\"rc\",\"groupId\":\"mf-cursor-g\",\"title\":\"t\"}}");
+      assertTrue(c.expect(f -> f.hasResult() || f.hasError(), "answer to rc").hasResult());
+      // before the fix afterSeq + limit wrapped below zero: an empty page with hasMore true, for ever
+      for (String stream : List.of("inbox", "group:mf-cursor-g")) {
+        for (long afterSeq : new long[] {Long.MAX_VALUE, Long.MAX_VALUE - 1, Long.MAX_VALUE - 10, 1_000_000}) {
+          History page = sync(c, stream, afterSeq, 10);
+          assertEquals(0, page.getItemsCount(), stream + " after " + afterSeq);
+          assertFalse(page.getHasMore(), stream + " after " + afterSeq + " must end the paging");
+        }
+        assertTrue(sync(c, stream, 0, 10).getItemsCount() > 0, "the stream itself still reads");
+      }
     }
   }
 
