@@ -26,10 +26,11 @@ public final class GroupLadder {
   private final Checks checks = new Checks();
   private final LadderRunner runner;
 
-  GroupLadder(String runId, GroupOptions options, Consumer<StepResult> onStep) {
+  /** @param target the name rows are reported under ("group-100", "baseline-ws-group-100") */
+  GroupLadder(String target, String runId, GroupOptions options, Consumer<StepResult> onStep) {
     this.runId = runId;
     this.options = options;
-    this.runner = new LadderRunner("group-" + options.members(), options.ladder(), checks, onStep);
+    this.runner = new LadderRunner(target, options.ladder(), checks, onStep);
   }
 
   LadderResult run() throws Exception {

@@ -24,6 +24,11 @@ record GroupOptions(
     }
   }
 
+  /** The same ladder against another endpoint, measuring no external process (the in-process relay). */
+  GroupOptions against(String otherUrl) {
+    return new GroupOptions(otherUrl, members, connectConcurrency, welcomeTimeout, localAddress, ladder.withoutProcesses());
+  }
+
   static GroupOptions from(Flags flags) {
     return new GroupOptions(
         flags.string("url", System.getenv().getOrDefault("ROUTER_WS_URL", DmOptions.DEFAULT_URL)),

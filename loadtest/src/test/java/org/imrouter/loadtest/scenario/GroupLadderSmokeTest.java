@@ -25,7 +25,7 @@ class GroupLadderSmokeTest {
           new LadderSettings(List.of(2, 4), STEP, Duration.ZERO, Duration.ofSeconds(5), MAX_P99_MS, DmOptions.MIN_ACHIEVED,
               true, 16, Optional.empty(), Optional.empty());
       GroupOptions options = new GroupOptions(relay.url(), MEMBERS, MEMBERS, Duration.ofSeconds(30), Optional.empty(), ladder);
-      LadderResult result = new GroupLadder("smoke", options, step -> {}).run();
+      LadderResult result = new GroupLadder("group-smoke", "smoke", options, step -> {}).run();
 
       assertEquals(List.of(), result.problems());
       assertEquals(0, result.checks().violations());
