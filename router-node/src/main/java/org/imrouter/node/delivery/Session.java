@@ -19,6 +19,7 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
 import org.imrouter.node.config.RouterSettings;
 import org.imrouter.node.group.GroupEntity;
 import org.imrouter.node.metrics.RouterMetrics;
+import org.imrouter.node.stream.ContentBounds;
 import org.imrouter.node.stream.ErrorCode;
 import org.imrouter.node.stream.Ids;
 import org.imrouter.node.stream.Push;
@@ -152,6 +153,8 @@ public final class Session extends AbstractBehavior<Session.Command> {
   private final List<Push> heldForJoin = new ArrayList<>();
   private String holdingFor;
   private boolean welcomed;
+  // the client's first frame when it came before the welcome (at most one: it is not acked)
+  private Incoming heldBeforeWelcome;
   private boolean binary;
   private boolean closed;
 
@@ -183,12 +186,7 @@ public final class Session extends AbstractBehavior<Session.Command> {
   @Override
   public Receive<Command> createReceive() {
     return newReceiveBuilder()
-        .onMessage(Incoming.class, in -> {
-          // handled next in mailbox order; the ack lets the reader decode one more message
-          getContext().getSelf().tell(in.command());
-          in.ackTo().tell(Ack.INSTANCE);
-          return this;
-        })
+        .onMessage(Incoming.class, this::onIncoming)
         .onMessage(FromClient.class, this::onFrame)
         .onMessage(Unparseable.class, u -> {
           binary = u.binary();
@@ -301,10 +299,33 @@ public final class Session extends AbstractBehavior<Session.Command> {
     deps.gateway().tell(new Gateway.Online(userId, pushRef, memberOf));
     beforeWelcome.forEach(this::deliver);
     beforeWelcome.clear();
+    if (heldBeforeWelcome != null) {
+      onIncoming(heldBeforeWelcome);
+      heldBeforeWelcome = null;
+    }
     return this;
   }
 
   // ------------------------------------------------------------------ client frames
+
+  /**
+   * Frames run only on a welcomed, open session. One sent before the welcome waits unacked (the
+   * reader decodes nothing more meanwhile) and runs once the welcome is out; a session that is
+   * closing, refused (4029) or never welcomed runs nothing more: its close stands.
+   */
+  private Behavior<Command> onIncoming(Incoming in) {
+    if (closed) {
+      return this;
+    }
+    if (!welcomed) {
+      heldBeforeWelcome = in;
+      return this;
+    }
+    // handled next in mailbox order; the ack lets the reader decode one more message
+    getContext().getSelf().tell(in.command());
+    in.ackTo().tell(Ack.INSTANCE);
+    return this;
+  }
 
   private Behavior<Command> onFrame(FromClient in) {
     RouterMetrics.frameIn();
@@ -316,7 +337,12 @@ public final class Session extends AbstractBehavior<Session.Command> {
       case READ -> onRead(f.getRead());
       case CREATE_GROUP -> {
         var c = f.getCreateGroup();
-        groupOp(c.getRequestId(), c.getGroupId(), replyTo -> new GroupEntity.Create(userId, c.getTitle(), c.getMembersList(), replyTo));
+        var refused = ContentBounds.title(limits, c.getTitle());
+        if (refused.isPresent()) {
+          error(c.getRequestId(), refused.get().code(), refused.get().message());
+        } else {
+          groupOp(c.getRequestId(), c.getGroupId(), replyTo -> new GroupEntity.Create(userId, c.getTitle(), c.getMembersList(), replyTo));
+        }
       }
       case ADD_MEMBERS -> {
         var c = f.getAddMembers();
@@ -343,12 +369,10 @@ public final class Session extends AbstractBehavior<Session.Command> {
       error(ref, ErrorCode.BAD_FRAME, "clientMsgId is required (at most " + MAX_REF_LENGTH + " characters)");
       return;
     }
-    if (send.getText().isEmpty() && send.getPayload().isEmpty()) {
-      error(ref, ErrorCode.BAD_FRAME, "a message needs text or payload");
-      return;
-    }
-    if (utf8Length(send.getText()) > limits.maxTextBytes() || send.getPayload().size() > limits.maxPayloadBytes()) {
-      error(ref, ErrorCode.TOO_LARGE, "text above " + limits.maxTextBytes() + " bytes or payload above " + limits.maxPayloadBytes());
+    String contentType = send.getContentType().isEmpty() ? DEFAULT_CONTENT_TYPE : send.getContentType();
+    var refused = ContentBounds.message(limits, contentType, send.getText(), send.getPayload().size());
+    if (refused.isPresent()) {
+      error(ref, refused.get().code(), refused.get().message());
       return;
     }
     var target = Ids.parseTarget(send.getTo());
@@ -361,7 +385,6 @@ public final class Session extends AbstractBehavior<Session.Command> {
       return;
     }
     byte[] payload = send.getPayload().toByteArray();
-    String contentType = send.getContentType().isEmpty() ? DEFAULT_CONTENT_TYPE : send.getContentType();
     if (target.get().kind() == Ids.Address.Kind.USER) {
       ask(Kind.SEND, ref, ownEntity,
           replyTo -> new UserEntity.SendDirect(ref, send.getTo(), contentType, send.getText(), payload, replyTo));
@@ -534,10 +557,6 @@ public final class Session extends AbstractBehavior<Session.Command> {
       closed = true;
     }
     return this;
-  }
-
-  private static int utf8Length(String s) {
-    return s.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
   }
 
   private static final int MAX_REF_LENGTH = 128;

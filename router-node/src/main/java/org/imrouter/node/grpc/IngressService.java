@@ -1,6 +1,5 @@
 package org.imrouter.node.grpc;
 
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -23,6 +22,7 @@ import org.imrouter.node.config.RouterSettings;
 import org.imrouter.node.delivery.SendRateLimiter;
 import org.imrouter.node.group.GroupEntity;
 import org.imrouter.node.metrics.RouterMetrics;
+import org.imrouter.node.stream.ContentBounds;
 import org.imrouter.node.stream.ErrorCode;
 import org.imrouter.node.stream.Ids;
 import org.imrouter.node.stream.Reply;
@@ -121,13 +121,11 @@ public final class IngressService implements IngressPowerApi {
     if (!backend.mayActAs(in.getAs())) {
       throw IngressError.of(ErrorCode.FORBIDDEN, "backend " + backend.name() + " may not act as " + in.getAs());
     }
-    RouterSettings.Limits limits = settings.limits();
-    if (in.getText().isEmpty() && in.getPayload().isEmpty()) {
-      throw IngressError.of(ErrorCode.BAD_FRAME, "a message needs text or payload");
-    }
-    if (in.getText().getBytes(StandardCharsets.UTF_8).length > limits.maxTextBytes() || in.getPayload().size() > limits.maxPayloadBytes()) {
-      throw IngressError.of(ErrorCode.TOO_LARGE, "text above " + limits.maxTextBytes() + " bytes or payload above " + limits.maxPayloadBytes());
-    }
+    String contentType = in.getContentType().isEmpty() ? DEFAULT_CONTENT_TYPE : in.getContentType();
+    ContentBounds.message(settings.limits(), contentType, in.getText(), in.getPayload().size())
+        .ifPresent(v -> {
+          throw IngressError.of(v.code(), v.message());
+        });
     SendRateLimiter limiter =
         limiters.computeIfAbsent(
             backend.name(), n -> new SendRateLimiter(settings.grpc().publishesPerSecond(), settings.grpc().publishBurst(), System::nanoTime));
@@ -136,7 +134,6 @@ public final class IngressService implements IngressPowerApi {
         throw IngressError.of(ErrorCode.RATE_LIMITED, "more than " + settings.grpc().publishesPerSecond() + " publishes per second");
       }
     }
-    String contentType = in.getContentType().isEmpty() ? DEFAULT_CONTENT_TYPE : in.getContentType();
     byte[] payload = in.getPayload().toByteArray();
     CompletionStage<Reply> reply;
     String stream;
@@ -187,6 +184,10 @@ public final class IngressService implements IngressPowerApi {
           if (actor.isSystem()) {
             throw IngressError.of(ErrorCode.BAD_FRAME, "a group is created as the user who will own it");
           }
+          ContentBounds.title(settings.limits(), in.getTitle())
+              .ifPresent(v -> {
+                throw IngressError.of(v.code(), v.message());
+              });
           return groupOp(in.getGroupId(), r -> new GroupEntity.Create(actor.id(), in.getTitle(), in.getMembersList(), r));
         });
   }

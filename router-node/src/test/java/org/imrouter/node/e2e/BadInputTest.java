@@ -430,6 +430,21 @@ class BadInputTest {
   }
 
   @Test
+  void aContentTypeOrGroupTitleOverTheLimitIsTooLargeAndStoresNothing() {
+    try (WsClient c = connect("tl-fields")) {
+      c.sendJson("{\"send\":{\"clientMsgId\":\"ct\",\"to\":\"user:tl-peer\",\"text\":\"x\",\"contentType\":\"" + "a".repeat(256) + "\"}}");
+      c.expectError("ct", "TOO_LARGE");
+      c.sendJson("{\"createGroup\":{\"requestId\":\"tt\",\"groupId\":\"tl-g\",\"title\":\"" + "t".repeat(513) + "\"}}");
+      c.expectError("tt", "TOO_LARGE");
+      assertUsable(c);
+      assertEquals(1, sendOk(c, "after", "user:tl-peer", "fits"), "the refused send stored nothing");
+      c.sendJson("{\"createGroup\":{\"requestId\":\"t2\",\"groupId\":\"tl-g\",\"title\":\"" + "t".repeat(512) + "\"}}");
+      ServerFrame created = c.expect(f -> f.hasResult() || f.hasError(), "answer to t2");
+      assertTrue(created.hasResult() && created.getResult().getOk(), "the refused create left no group behind: " + created);
+    }
+  }
+
+  @Test
   void aMessageOverTheFrameLimitClosesWith1009AndPersistsNothing() {
     try (WsClient c = connect("ov-sender")) {
       assertEquals(1, sendOk(c, "o1", "user:ov-peer", "before"));
@@ -591,11 +606,14 @@ class BadInputTest {
   void connectionsAboveThePerUserLimitAreRefusedWith4029() {
     try (WsClient first = connect("cpu-user"); WsClient second = connect("cpu-user")) {
       try (WsClient third = WsClient.connect(node.wsUri(Tokens.valid("cpu-user")))) {
+        // sent at once, before the refusal arrives: it must not run
+        third.sendJson("{\"send\":{\"clientMsgId\":\"refused\",\"to\":\"user:cpu-peer\",\"text\":\"from a refused connection\"}}");
         third.expectError("", "RATE_LIMITED");
         assertEquals(CLOSE_TOO_MANY_CONNECTIONS, third.awaitClose());
         assertTrue(third.unconsumed().stream().noneMatch(ServerFrame::hasWelcome), "the refused one never got a session");
+        assertTrue(third.unconsumed().stream().noneMatch(ServerFrame::hasAccepted), "nothing ran on the refused connection");
       }
-      assertEquals(1, sendOk(first, "c1", "user:cpu-peer", "first still works"));
+      assertEquals(1, sendOk(first, "c1", "user:cpu-peer", "first still works"), "the refused send was not stored");
       assertEquals(2, sendOk(second, "c2", "user:cpu-peer", "second still works"));
       // each device sees the other's message: both are still registered
       second.expect(f -> f.hasMessage() && f.getMessage().getSeq() == 1, "first's message on the second");

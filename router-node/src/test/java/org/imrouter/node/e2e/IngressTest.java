@@ -78,6 +78,9 @@ class IngressTest {
   private static final int MAX_PAYLOAD_BYTES = 64 * 1024;
   /** router.grpc.max-batch, the default. */
   private static final int MAX_BATCH = 500;
+  /** router.limits.max-content-type-bytes and max-title-bytes, the defaults. */
+  private static final int MAX_CONTENT_TYPE_BYTES = 255;
+  private static final int MAX_TITLE_BYTES = 512;
 
   /**
    * The slow subscriber's client: a small HTTP/2 window, so that the server feels at once a
@@ -700,6 +703,23 @@ class IngressTest {
 
     assertEquals(1, await(publish("user:tl-x", "system:tl", "t5", "x".repeat(MAX_TEXT_BYTES))).getSeq(), "exactly the limit is fine");
     assertEquals(1, await(info(token, "inbox:tl-x")).getLastSeq(), "only the message at the limit was stored");
+  }
+
+  @Test
+  void aContentTypeOrGroupTitleAboveTheLimitIsTooLarge() {
+    String token = RouterTestNode.BACKEND_TOKEN;
+    // 1 byte of text under a huge contentType, and a huge title: both were once stored
+    assertFails(
+        Status.Code.INVALID_ARGUMENT,
+        "TOO_LARGE",
+        publish(token, request("user:ct-x", "system:ct", "c1", "t").toBuilder().setContentType("x".repeat(MAX_CONTENT_TYPE_BYTES + 1)).build()));
+    assertFails(Status.Code.INVALID_ARGUMENT, "TOO_LARGE", createGroup(token, "ct-g", "user:ct-owner", "é".repeat(MAX_TITLE_BYTES / 2 + 1), List.of()));
+    assertFails(Status.Code.NOT_FOUND, "NOT_FOUND", info(token, "group:ct-g"));
+
+    String atLimit = "x".repeat(MAX_CONTENT_TYPE_BYTES);
+    PublishReply ok = await(publish(token, request("user:ct-x", "system:ct", "c2", "t").toBuilder().setContentType(atLimit).build()));
+    assertEquals(1, ok.getSeq(), "exactly the limit is fine, and the refused one left nothing");
+    await(createGroup(token, "ct-g", "user:ct-owner", "x".repeat(MAX_TITLE_BYTES), List.of()));
   }
 
   // ------------------------------------------------------------------ idempotency
