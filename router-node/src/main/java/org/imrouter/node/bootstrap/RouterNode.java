@@ -17,6 +17,7 @@ import org.imrouter.node.auth.JwtVerifier;
 import org.imrouter.node.config.RouterSettings;
 import org.imrouter.node.delivery.Gateway;
 import org.imrouter.node.delivery.Session;
+import org.imrouter.node.delivery.UserRateLimits;
 import org.imrouter.node.group.GroupEntity;
 import org.imrouter.node.grpc.IngressService;
 import org.imrouter.protocol.v1.IngressPowerApiHandlerFactory;
@@ -78,7 +79,7 @@ public final class RouterNode {
             "gateway",
             Props.empty());
     JwtVerifier jwt = new JwtVerifier(settings.jwt());
-    WebSocketRoute route = new WebSocketRoute(system, jwt, new Session.Deps(settings, sharding, gateway, history));
+    WebSocketRoute route = new WebSocketRoute(system, jwt, new Session.Deps(settings, sharding, gateway, history, UserRateLimits.fromSettings(settings.limits())));
 
     CompletionStage<ServerBinding> binding =
         Http.get(system)

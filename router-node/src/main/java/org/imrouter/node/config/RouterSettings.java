@@ -3,7 +3,9 @@ package org.imrouter.node.config;
 import com.typesafe.config.Config;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Every {@code router.*} setting, read once at start so that a typo fails the start instead of
@@ -45,14 +47,22 @@ public record RouterSettings(
   public record Jwt(
       String algorithm, String secret, String publicKeyPem, Duration leeway, boolean devSecret, String issuer, String audience) {}
 
+  /** A token bucket's rate: tokens per second, and how many may be saved up. */
+  public record Rate(int perSecond, int burst) {
+    public Rate {
+      if (perSecond < 1 || burst < 1) {
+        throw new IllegalArgumentException("a rate needs at least 1 per second and a burst of at least 1");
+      }
+    }
+  }
+
   public record Limits(
       int maxFrameBytes,
       int maxTextBytes,
       int maxPayloadBytes,
       int maxContentTypeBytes,
       int maxTitleBytes,
-      int sendsPerSecond,
-      int sendBurst,
+      Map<LimitedFrame, Rate> perUser,
       int connectionsPerUser,
       int groupSize,
       int syncMaxLimit,
@@ -91,6 +101,16 @@ public record RouterSettings(
   public record Cassandra(
       String contactPoints, String dataDir, int port, int storagePort, int heapMb, Duration startTimeout) {}
 
+  private static Map<LimitedFrame, Rate> perUserRates(Config limits) {
+    Map<LimitedFrame, Rate> rates = new EnumMap<>(LimitedFrame.class);
+    rates.put(LimitedFrame.SEND, new Rate(limits.getInt("sends-per-second"), limits.getInt("send-burst")));
+    rates.put(LimitedFrame.SYNC, new Rate(limits.getInt("syncs-per-second"), limits.getInt("sync-burst")));
+    rates.put(LimitedFrame.READ, new Rate(limits.getInt("reads-per-second"), limits.getInt("read-burst")));
+    rates.put(LimitedFrame.TYPING, new Rate(limits.getInt("typing-per-second"), limits.getInt("typing-burst")));
+    rates.put(LimitedFrame.GROUP_OP, new Rate(limits.getInt("group-ops-per-second"), limits.getInt("group-op-burst")));
+    return rates;
+  }
+
   public static RouterSettings fromConfig(Config root) {
     Config c = root.getConfig("router");
     Config jwt = c.getConfig("jwt");
@@ -120,8 +140,7 @@ public record RouterSettings(
             bytes(limits, "max-payload-bytes"),
             bytes(limits, "max-content-type-bytes"),
             bytes(limits, "max-title-bytes"),
-            limits.getInt("sends-per-second"),
-            limits.getInt("send-burst"),
+            perUserRates(limits),
             limits.getInt("connections-per-user"),
             limits.getInt("group-size"),
             limits.getInt("sync-max-limit"),

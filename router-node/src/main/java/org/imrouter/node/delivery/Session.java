@@ -16,6 +16,7 @@ import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
+import org.imrouter.node.config.LimitedFrame;
 import org.imrouter.node.config.RouterSettings;
 import org.imrouter.node.group.GroupEntity;
 import org.imrouter.node.metrics.RouterMetrics;
@@ -127,7 +128,11 @@ public final class Session extends AbstractBehavior<Session.Command> {
 
   /** Everything a session needs from its node. */
   public record Deps(
-      RouterSettings settings, ClusterSharding sharding, ActorRef<Gateway.Command> gateway, HistoryReader history) {}
+      RouterSettings settings,
+      ClusterSharding sharding,
+      ActorRef<Gateway.Command> gateway,
+      HistoryReader history,
+      UserRateLimits rateLimits) {}
 
   public static Behavior<Command> create(String userId, String sessionId, ActorRef<Out> out, Deps deps, boolean binary) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new Session(ctx, timers, userId, sessionId, out, deps, binary)));
@@ -144,7 +149,8 @@ public final class Session extends AbstractBehavior<Session.Command> {
   // built once: an entity ref encodes its path prefix when constructed, and every send, sync
   // and read of the session asks this one entity (6 % of the node's CPU in a dm profile)
   private final EntityRef<UserEntity.Command> ownEntity;
-  private final SendRateLimiter rateLimiter;
+  // shared with the user's other connections on this node
+  private final UserRateLimits.Buckets rates;
   private final List<Push> beforeWelcome = new ArrayList<>();
   private final ActorRef<Gateway.JoinSettled> joinSettledRef;
   // After an ADDED_TO_GROUP item the session holds it, and everything after it, until the node
@@ -178,7 +184,7 @@ public final class Session extends AbstractBehavior<Session.Command> {
     this.pushRef = ctx.messageAdapter(Push.class, Pushed::new);
     this.ownEntity = deps.sharding().entityRefFor(UserEntity.ENTITY_TYPE_KEY, userId);
     this.joinSettledRef = ctx.messageAdapter(Gateway.JoinSettled.class, j -> new JoinSettled(j.groupId()));
-    this.rateLimiter = new SendRateLimiter(limits.sendsPerSecond(), limits.sendBurst(), System::nanoTime);
+    this.rates = deps.rateLimits().attach(userId);
     RouterMetrics.connectionOpened();
     connect();
   }
@@ -198,6 +204,7 @@ public final class Session extends AbstractBehavior<Session.Command> {
         .onMessageEquals(ClientGone.INSTANCE, Behaviors::stopped)
         .onSignal(org.apache.pekko.actor.typed.PostStop.class, stop -> {
           RouterMetrics.connectionClosed();
+          rates.release();
           return this;
         })
         .onMessage(Pushed.class, p -> onPush(p.push()))
@@ -380,8 +387,7 @@ public final class Session extends AbstractBehavior<Session.Command> {
       error(ref, ErrorCode.BAD_FRAME, "'to' must be user:<id> or group:<id>");
       return;
     }
-    if (!rateLimiter.tryAcquire()) { // only sends that could be written cost a token
-      error(ref, ErrorCode.RATE_LIMITED, "more than " + limits.sendsPerSecond() + " sends per second");
+    if (overRate(LimitedFrame.SEND, ref)) { // only sends that could be written cost a token
       return;
     }
     byte[] payload = send.getPayload().toByteArray();
@@ -401,6 +407,9 @@ public final class Session extends AbstractBehavior<Session.Command> {
       error(ref, ErrorCode.BAD_FRAME, "sync needs stream \"inbox\" or \"group:<id>\" and non-negative afterSeq and limit");
       return;
     }
+    if (overRate(LimitedFrame.SYNC, ref)) {
+      return;
+    }
     int limit = sync.getLimit() == 0 ? limits.syncMaxLimit() : Math.min(sync.getLimit(), limits.syncMaxLimit());
     if (stream.get().kind() == Ids.Address.Kind.INBOX) {
       ask(Kind.SYNC, ref, ownEntity,
@@ -412,6 +421,9 @@ public final class Session extends AbstractBehavior<Session.Command> {
   }
 
   private void onRead(org.imrouter.protocol.v1.Read read) {
+    if (overRate(LimitedFrame.READ, read.getStream())) {
+      return;
+    }
     ask(Kind.READ, read.getStream(), ownEntity,
         replyTo -> new UserEntity.MarkRead(read.getStream(), read.getSeq(), replyTo));
   }
@@ -425,6 +437,9 @@ public final class Session extends AbstractBehavior<Session.Command> {
       error(requestId, ErrorCode.BAD_FRAME, "groupId must be 1-64 characters of [A-Za-z0-9._@-]");
       return;
     }
+    if (overRate(LimitedFrame.GROUP_OP, requestId)) {
+      return;
+    }
     ask(Kind.GROUP_OP, requestId, deps.sharding().entityRefFor(GroupEntity.ENTITY_TYPE_KEY, groupId), command::apply);
   }
 
@@ -432,6 +447,9 @@ public final class Session extends AbstractBehavior<Session.Command> {
     var target = Ids.parseTarget(to);
     if (target.isEmpty()) {
       error("", ErrorCode.BAD_FRAME, "'to' must be user:<id> or group:<id>");
+      return;
+    }
+    if (overRate(LimitedFrame.TYPING, "")) {
       return;
     }
     if (target.get().kind() == Ids.Address.Kind.USER) {
@@ -549,6 +567,15 @@ public final class Session extends AbstractBehavior<Session.Command> {
   private void error(String ref, ErrorCode code, String message) {
     RouterMetrics.error(code.name());
     send(ServerFrame.newBuilder().setError(Error.newBuilder().setRef(ref).setCode(code.name()).setMessage(message)).build());
+  }
+
+  /** Takes a token of {@code kind}; when the user is over that rate, answers RATE_LIMITED and says so. */
+  private boolean overRate(LimitedFrame kind, String ref) {
+    if (rates.tryAcquire(kind)) {
+      return false;
+    }
+    error(ref, ErrorCode.RATE_LIMITED, "more than " + rates.perSecond(kind) + " " + kind.name().toLowerCase().replace('_', ' ') + " frames per second");
+    return true;
   }
 
   private Behavior<Command> close(int code, String reason) {

@@ -19,7 +19,7 @@ import org.apache.pekko.grpc.javadsl.Metadata;
 import org.apache.pekko.stream.javadsl.Source;
 import org.imrouter.node.auth.JwtVerifier;
 import org.imrouter.node.config.RouterSettings;
-import org.imrouter.node.delivery.SendRateLimiter;
+import org.imrouter.node.delivery.TokenBucket;
 import org.imrouter.node.group.GroupEntity;
 import org.imrouter.node.metrics.RouterMetrics;
 import org.imrouter.node.stream.ContentBounds;
@@ -65,7 +65,7 @@ public final class IngressService implements IngressPowerApi {
   private final BackendAuth auth;
   private final StreamReader reader;
   private final Subscriptions subscriptions;
-  private final Map<String, SendRateLimiter> limiters = new ConcurrentHashMap<>();
+  private final Map<String, TokenBucket> limiters = new ConcurrentHashMap<>();
 
   public IngressService(
       ActorSystem<?> system, ClusterSharding sharding, RouterSettings settings, JwtVerifier jwt, HistoryReader journal) {
@@ -126,9 +126,9 @@ public final class IngressService implements IngressPowerApi {
         .ifPresent(v -> {
           throw IngressError.of(v.code(), v.message());
         });
-    SendRateLimiter limiter =
+    TokenBucket limiter =
         limiters.computeIfAbsent(
-            backend.name(), n -> new SendRateLimiter(settings.grpc().publishesPerSecond(), settings.grpc().publishBurst(), System::nanoTime));
+            backend.name(), n -> new TokenBucket(settings.grpc().publishesPerSecond(), settings.grpc().publishBurst(), System::nanoTime));
     synchronized (limiter) {
       if (!limiter.tryAcquire()) {
         throw IngressError.of(ErrorCode.RATE_LIMITED, "more than " + settings.grpc().publishesPerSecond() + " publishes per second");

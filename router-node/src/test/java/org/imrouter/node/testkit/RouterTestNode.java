@@ -58,6 +58,16 @@ public final class RouterTestNode implements AutoCloseable {
                     "pekko.remote.artery.canonical.port = 0",
                     "pekko.coordinated-shutdown.exit-jvm = off",
                     "pekko.cluster.jmx.multi-mbeans-in-same-jvm = on",
+                    // tests page, mark and create at machine speed: only RateLimitTest (and tests
+                    // that say so) run with the per-user rates of production
+                    "router.limits.syncs-per-second = 10000",
+                    "router.limits.sync-burst = 10000",
+                    "router.limits.reads-per-second = 10000",
+                    "router.limits.read-burst = 10000",
+                    "router.limits.typing-per-second = 10000",
+                    "router.limits.typing-burst = 10000",
+                    "router.limits.group-ops-per-second = 10000",
+                    "router.limits.group-op-burst = 10000",
                     "pekko.persistence.cassandra.journal.keyspace = " + keyspace,
                     "pekko.persistence.cassandra.snapshot.keyspace = " + keyspace + "_snap",
                     "datastax-java-driver.basic.contact-points = [\"" + contactPoint + "\"]")))

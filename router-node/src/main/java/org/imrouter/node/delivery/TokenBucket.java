@@ -3,10 +3,10 @@ package org.imrouter.node.delivery;
 import java.util.function.LongSupplier;
 
 /**
- * Token bucket for sends on one connection: {@code perSecond} tokens a second, up to
- * {@code burst} saved. Not thread-safe: one session actor owns it.
+ * A token bucket: {@code perSecond} tokens a second, up to {@code burst} saved, starting full.
+ * Not thread-safe: its owner synchronizes (a user's {@link UserRateLimits}, a backend's publishes).
  */
-public final class SendRateLimiter {
+public final class TokenBucket {
   private static final double NANOS_PER_SECOND = 1_000_000_000.0;
 
   private final double perNano;
@@ -15,7 +15,7 @@ public final class SendRateLimiter {
   private double tokens;
   private long last;
 
-  public SendRateLimiter(int perSecond, int burst, LongSupplier nanoClock) {
+  public TokenBucket(int perSecond, int burst, LongSupplier nanoClock) {
     this.perNano = perSecond / NANOS_PER_SECOND;
     this.burst = burst;
     this.nanoClock = nanoClock;

@@ -1,0 +1,11 @@
+package org.imrouter.node.config;
+
+/** The kinds of client frame that cost the node work and are rate-limited per user (router.limits). */
+public enum LimitedFrame {
+  SEND,
+  SYNC,
+  READ,
+  TYPING,
+  /** createGroup, addMembers, removeMembers, leaveGroup */
+  GROUP_OP
+}
