@@ -67,6 +67,8 @@ public record RouterSettings(
       int groupSize,
       int syncMaxLimit,
       int outboundBuffer,
+      long outboundBufferBytes,
+      int syncMaxBytes,
       Duration messageReadTimeout) {}
 
   public record EntitySettings(
@@ -145,6 +147,8 @@ public record RouterSettings(
             limits.getInt("group-size"),
             limits.getInt("sync-max-limit"),
             limits.getInt("outbound-buffer"),
+            limits.getBytes("outbound-buffer-bytes"),
+            bytes(limits, "sync-max-bytes"),
             limits.getDuration("message-read-timeout")),
         new EntitySettings(
             entity.getInt("recent-items"),

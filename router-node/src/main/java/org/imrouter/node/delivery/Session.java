@@ -484,7 +484,7 @@ public final class Session extends AbstractBehavior<Session.Command> {
           .build());
     } else if (reply instanceof Reply.HistoryPage || reply instanceof Reply.HistoryInJournal) {
       getContext().pipeToSelf(
-          StreamPages.resolve(reply, deps.history()), (page, failure) -> new PageRead(a.ref(), page, failure));
+          StreamPages.resolve(reply, deps.history(), limits.syncMaxBytes()), (page, failure) -> new PageRead(a.ref(), page, failure));
     } else if (reply instanceof Reply.Done && a.kind() == Kind.GROUP_OP) {
       send(ServerFrame.newBuilder().setResult(Result.newBuilder().setRequestId(a.ref()).setOk(true)).build());
     }

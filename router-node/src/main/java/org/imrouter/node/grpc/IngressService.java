@@ -45,6 +45,8 @@ import org.imrouter.protocol.v1.PublishResult;
 import org.imrouter.protocol.v1.StreamInfoReply;
 import org.imrouter.protocol.v1.StreamItem;
 import org.imrouter.protocol.v1.SubscribeRequest;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * {@code im.v1.Ingress}: what backends do, mapped onto the same entities, guarantees and limits
@@ -53,6 +55,8 @@ import org.imrouter.protocol.v1.SubscribeRequest;
  * stable error code).
  */
 public final class IngressService implements IngressPowerApi {
+  private static final Logger log = LoggerFactory.getLogger(IngressService.class);
+
   private static final int MAX_KEY_LENGTH = 128;
   private static final String DEFAULT_CONTENT_TYPE = "text/plain";
   /** Group reads and subscriptions are made as this trusted identity. */
@@ -74,7 +78,7 @@ public final class IngressService implements IngressPowerApi {
     this.settings = settings;
     this.timeout = settings.session().askTimeout();
     this.auth = new BackendAuth(settings.grpc(), jwt);
-    this.reader = new StreamReader(system, sharding, journal, timeout, READER);
+    this.reader = new StreamReader(system, sharding, journal, timeout, READER, settings.limits().syncMaxBytes());
     this.subscriptions =
         new Subscriptions(system, sharding, reader, settings.grpc().subscribeBuffer(), settings.grpc().pageSize());
   }
@@ -363,8 +367,11 @@ public final class IngressService implements IngressPowerApi {
     return (Reply.Accepted) r;
   }
 
+  /** Characters of a random UUID that name an incident in the log and in the answer. */
+  private static final int INCIDENT_ID_LENGTH = 8;
+
   /** Our errors as they are; an ask timeout as UNAVAILABLE (safe to retry); anything else INTERNAL. */
-  private static Throwable unwrap(Throwable t) {
+  static Throwable unwrap(Throwable t) {
     Throwable cause = t;
     while ((cause instanceof java.util.concurrent.CompletionException || cause instanceof java.util.concurrent.ExecutionException)
         && cause.getCause() != null) {
@@ -376,7 +383,11 @@ public final class IngressService implements IngressPowerApi {
     if (cause instanceof java.util.concurrent.TimeoutException) {
       return IngressError.of(ErrorCode.UNAVAILABLE, "no answer in time, retry later (with the same idempotency key)");
     }
-    return IngressError.of(ErrorCode.INTERNAL, cause.toString());
+    // the caller gets an incident id, never the exception's text (class names, paths, data);
+    // the log has both
+    String incident = java.util.UUID.randomUUID().toString().substring(0, INCIDENT_ID_LENGTH);
+    log.error("internal error answered to a backend as incident {}", incident, cause);
+    return IngressError.of(ErrorCode.INTERNAL, "internal error, incident " + incident);
   }
 
   private static Error errorOf(Throwable t) {

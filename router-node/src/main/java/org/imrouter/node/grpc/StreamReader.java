@@ -26,14 +26,20 @@ final class StreamReader {
   private final HistoryReader journal;
   private final Duration timeout;
   private final String reader;
+  private final long maxPageBytes;
 
-  /** @param reader the system identity group reads are made as ("system:…") */
-  StreamReader(ActorSystem<?> system, ClusterSharding sharding, HistoryReader journal, Duration timeout, String reader) {
+  /**
+   * @param reader the system identity group reads are made as ("system:…")
+   * @param maxPageBytes a page is cut after the item that takes it past this (router.limits.sync-max-bytes)
+   */
+  StreamReader(
+      ActorSystem<?> system, ClusterSharding sharding, HistoryReader journal, Duration timeout, String reader, long maxPageBytes) {
     this.system = system;
     this.sharding = sharding;
     this.journal = journal;
     this.timeout = timeout;
     this.reader = reader;
+    this.maxPageBytes = maxPageBytes;
   }
 
   CompletionStage<History> page(BackendStream stream, long afterSeq, int limit) {
@@ -56,7 +62,7 @@ final class StreamReader {
     if (reply instanceof Reply.Rejection r) {
       return CompletableFuture.failedFuture(IngressError.of(r.code(), r.message()));
     }
-    return StreamPages.resolve(reply, journal)
+    return StreamPages.resolve(reply, journal, maxPageBytes)
         .thenApply(
             page -> {
               History.Builder h = History.newBuilder().setStream(stream.name()).setHasMore(page.hasMore());

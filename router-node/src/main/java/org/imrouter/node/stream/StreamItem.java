@@ -17,9 +17,22 @@ import org.imrouter.protocol.persist.InboxEvent;
 public sealed interface StreamItem extends Push {
   long seq();
 
+  /** The stored event's size in bytes (protobuf caches it): what a page of history weighs. */
+  int storedBytes();
+
   /** An item of user {@code userId}'s inbox. */
-  record Inbox(String userId, long seq, InboxEvent event) implements StreamItem {}
+  record Inbox(String userId, long seq, InboxEvent event) implements StreamItem {
+    @Override
+    public int storedBytes() {
+      return event.getSerializedSize();
+    }
+  }
 
   /** An item of group {@code groupId}'s stream. */
-  record Group(String groupId, long seq, GroupEvent event) implements StreamItem {}
+  record Group(String groupId, long seq, GroupEvent event) implements StreamItem {
+    @Override
+    public int storedBytes() {
+      return event.getSerializedSize();
+    }
+  }
 }

@@ -43,6 +43,27 @@ public final class StreamPages {
     return new Reply.HistoryInJournal(stream, ownerId, persistenceId, from + 1, to, to < lastSeq);
   }
 
+  /**
+   * A page for a client or backend: as {@link #resolve(Reply, HistoryReader)}, but cut after the
+   * item that takes it past {@code maxBytes} of stored items (always at least one item), with
+   * hasMore set, so that no page outgrows what a connection may buffer.
+   */
+  public static CompletionStage<Page> resolve(Reply answer, HistoryReader journal, long maxBytes) {
+    return resolve(answer, journal).thenApply(page -> bounded(page, maxBytes));
+  }
+
+  static Page bounded(Page page, long maxBytes) {
+    long bytes = 0;
+    List<StreamItem> items = page.items();
+    for (int i = 0; i < items.size(); i++) {
+      bytes += items.get(i).storedBytes();
+      if (bytes > maxBytes && i + 1 < items.size()) {
+        return new Page(List.copyOf(items.subList(0, i + 1)), true);
+      }
+    }
+    return page;
+  }
+
   /** @param answer a {@link Reply.HistoryPage} or {@link Reply.HistoryInJournal} */
   public static CompletionStage<Page> resolve(Reply answer, HistoryReader journal) {
     if (answer instanceof Reply.HistoryPage page) {

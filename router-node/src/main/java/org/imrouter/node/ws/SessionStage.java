@@ -50,12 +50,15 @@ final class SessionStage extends GraphStage<FlowShape<Object, Object>> {
   /**
    * @param maxMessageBytes a client message over this is refused (the session closes with 1009)
    * @param outboundBuffer frames waiting for the client past this close it with 4008
+   * @param outboundBytes so do frames waiting past this many bytes (pipelined syncs of large
+   *     pages once held 100 MB for a client that did not read)
    * @param pingInterval the server pings the client this often, whatever else it sends
    * @param closeTimeout after our close frame, how long to wait for the client's
    * @param readTimeout a message sent in parts must be complete within this, or the connection is
    *     closed with 1008
    */
-  record Settings(int maxMessageBytes, int outboundBuffer, Duration pingInterval, Duration closeTimeout, Duration readTimeout) {}
+  record Settings(
+      int maxMessageBytes, int outboundBuffer, long outboundBytes, Duration pingInterval, Duration closeTimeout, Duration readTimeout) {}
 
   /** Starts the connection's session with the stage as its output, and hears when it ended. */
   interface Connector {
@@ -122,6 +125,7 @@ final class SessionStage extends GraphStage<FlowShape<Object, Object>> {
     private final ArrayDeque<Object> pending = new ArrayDeque<>();
     /** Data frames in {@link #pending}; the rest are control events (pongs, pings, closes). */
     private int pendingFrames;
+    private long pendingBytes;
     private boolean pingPending;
 
     private ActorRef<Session.Command> session;
@@ -321,16 +325,17 @@ final class SessionStage extends GraphStage<FlowShape<Object, Object>> {
       if (closing) {
         return;
       }
-      if (pendingFrames >= settings.outboundBuffer()) {
+      ByteString payload = FrameCodec.encode(frame.frame(), frame.binary());
+      if (pendingFrames >= settings.outboundBuffer() || pendingBytes + payload.size() > settings.outboundBytes()) {
         // the client does not read: drop what it has not taken and tell it to reconnect and sync
         pending.removeIf(e -> e instanceof FrameStart); // the queued ping too
         pendingFrames = 0;
+        pendingBytes = 0;
         pingPending = false;
         closeWith(Session.CloseCodes.SLOW_CONSUMER, "slow consumer: reconnect and sync");
         endSession();
         return;
       }
-      ByteString payload = FrameCodec.encode(frame.frame(), frame.binary());
       FrameStart start =
           FrameEvent$.MODULE$.fullFrame(
               frame.binary() ? Protocol$Opcode$Binary$.MODULE$ : Protocol$Opcode$Text$.MODULE$,
@@ -341,6 +346,7 @@ final class SessionStage extends GraphStage<FlowShape<Object, Object>> {
               false,
               false);
       pendingFrames++;
+      pendingBytes += payload.size();
       enqueue(start);
     }
 
@@ -400,8 +406,9 @@ final class SessionStage extends GraphStage<FlowShape<Object, Object>> {
       }
       if (next == PING) {
         pingPending = false;
-      } else if (next instanceof FrameStart) {
+      } else if (next instanceof FrameStart start) {
         pendingFrames--;
+        pendingBytes -= start.data().size();
       }
       push(out, next);
     }

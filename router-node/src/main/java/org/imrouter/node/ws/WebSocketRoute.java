@@ -47,6 +47,7 @@ public final class WebSocketRoute extends AllDirectives {
         new SessionStage.Settings(
             limits.maxFrameBytes(),
             limits.outboundBuffer(),
+            limits.outboundBufferBytes(),
             deps.settings().http().keepAliveInterval(),
             ClosingWebSocket.CLOSE_TIMEOUT,
             limits.messageReadTimeout());

@@ -698,6 +698,46 @@ class BadInputTest {
     }
   }
 
+  @Test
+  void historyPagesAreBoundedInBytesAndPipelinedSyncsCannotHoldMoreThanTheOutboundBytes() throws IOException {
+    int textChars = 30 * 1024;
+    String filler = "b".repeat(textChars);
+    Map<String, Object> limits =
+        Map.of(
+            "router.limits.sync-max-bytes", "64KiB",
+            "router.limits.outbound-buffer-bytes", "256KiB",
+            "router.limits.sends-per-second", 100_000,
+            "router.limits.send-burst", 100_000,
+            "pekko.http.server.socket-options.so-send-buffer-size", "64KiB");
+    try (RouterTestNode bytesNode = new RouterTestNode("bad_input_bytes", limits);
+        WsClient sender = connect(bytesNode, "bytes-sender")) {
+      for (int i = 0; i < 5; i++) {
+        sendOk(sender, "p" + i, "user:bytes-pager", i + " " + filler);
+      }
+      try (WsClient pager = connect(bytesNode, "bytes-pager")) {
+        History first = sync(pager, "inbox", 0, 100);
+        // 30 KiB items against 64 KiB: the page ends with the item that passes the bound
+        assertEquals(3, first.getItemsCount());
+        assertTrue(first.getHasMore(), "the rest is announced");
+        History rest = sync(pager, "inbox", first.getItems(2).getMessage().getSeq(), 100);
+        assertEquals(2, rest.getItemsCount());
+        assertFalse(rest.getHasMore());
+      }
+
+      for (int i = 0; i < 5; i++) {
+        sendOk(sender, "q" + i, "user:bytes-stalled", i + " " + filler);
+      }
+      try (RawWebSocket stalled = new RawWebSocket(bytesNode.wsUri(Tokens.valid("bytes-stalled")), RawWebSocket.SMALL_BUFFER)) {
+        stalled.awaitFrame(ServerFrame::hasWelcome); // from here on it reads nothing
+        byte[] syncAll = "{\"sync\":{\"stream\":\"inbox\",\"afterSeq\":0,\"limit\":100}}".getBytes(UTF_8);
+        for (int i = 0; i < 40; i++) { // 40 pages of ~90 KiB: far fewer frames than the frame limit (1024)
+          stalled.sendFrame(RawWebSocket.OP_TEXT, true, syncAll, true);
+        }
+        assertEquals(CLOSE_SLOW_CONSUMER, stalled.closeCode(), "the bytes it did not read, not a frame count, closed it");
+      }
+    }
+  }
+
   /**
    * A bare RFC 6455 client on a plain socket, for what the JDK client cannot do: stop reading
    * entirely with a small TCP receive window (so backpressure reaches the server after a few
