@@ -79,7 +79,8 @@ public record RouterSettings(
       int keepSnapshots,
       Duration transferRetry,
       Duration passivateIdle,
-      int maxBatch) {}
+      int maxBatch,
+      long maxBatchBytes) {}
 
   public record Session(Duration askTimeout, Duration reregisterDelay, Duration drainTimeout) {}
 
@@ -158,7 +159,8 @@ public record RouterSettings(
             entity.getInt("keep-snapshots"),
             entity.getDuration("transfer-retry"),
             entity.getDuration("passivate-idle"),
-            entity.getInt("max-batch")),
+            entity.getInt("max-batch"),
+            entity.getBytes("max-batch-bytes")),
         new Session(
             session.getDuration("ask-timeout"),
             session.getDuration("reregister-delay"),

@@ -37,6 +37,7 @@ import org.imrouter.node.stream.Ids;
 import org.imrouter.node.stream.Outbox;
 import org.imrouter.node.stream.RecentItems;
 import org.imrouter.node.stream.Reply;
+import org.imrouter.node.stream.Sized;
 import org.imrouter.node.stream.StreamItem;
 import org.imrouter.node.stream.StreamPages;
 import org.imrouter.node.stream.TransferAck;
@@ -71,10 +72,20 @@ public final class GroupEntity {
   public interface Command extends ClusterMessage {}
 
   /** Replies {@link Reply.Done}, or ALREADY_EXISTS, TOO_LARGE, BAD_FRAME. */
-  public record Create(String actor, String title, List<String> members, ActorRef<Reply> replyTo) implements Command {}
+  public record Create(String actor, String title, List<String> members, ActorRef<Reply> replyTo) implements Command, Sized {
+    @Override
+    public int contentBytes() {
+      return Sized.utf8Bound(title) + Sized.utf8Bound(members);
+    }
+  }
 
   /** Replies {@link Reply.Done}, or NOT_FOUND, NOT_A_MEMBER, FORBIDDEN, TOO_LARGE, BAD_FRAME. */
-  public record AddMembers(String actor, List<String> members, ActorRef<Reply> replyTo) implements Command {}
+  public record AddMembers(String actor, List<String> members, ActorRef<Reply> replyTo) implements Command, Sized {
+    @Override
+    public int contentBytes() {
+      return Sized.utf8Bound(members);
+    }
+  }
 
   /** Replies {@link Reply.Done}, or NOT_FOUND, NOT_A_MEMBER, FORBIDDEN. */
   public record RemoveMembers(String actor, List<String> members, ActorRef<Reply> replyTo) implements Command {}
@@ -85,7 +96,12 @@ public final class GroupEntity {
   /** A message from member {@code from}: {@link Reply.Accepted} once durable, or a rejection. */
   public record Post(
       String from, String clientMsgId, String contentType, String text, byte[] payload, ActorRef<Reply> replyTo)
-      implements Command {}
+      implements Command, Sized {
+    @Override
+    public int contentBytes() {
+      return Sized.utf8Bound(contentType) + Sized.utf8Bound(text) + payload.length;
+    }
+  }
 
   /** Items after {@code afterSeq} for member {@code user}. */
   public record Sync(String user, long afterSeq, int limit, ActorRef<Reply> replyTo) implements Command {}
@@ -304,7 +320,8 @@ public final class GroupEntity {
       this.clock = clock;
       this.ackRef = ctx.messageAdapter(TransferAck.class, NoticeAcked::new);
       this.acks = new AckTracker(clock, settings.entity().transferRetry().toMillis());
-      this.buffer = new WriteBuffer<>(settings.entity().maxBatch(), () -> ctx.getSelf().tell(Flush.INSTANCE));
+      this.buffer = new WriteBuffer<>(
+              settings.entity().maxBatch(), settings.entity().maxBatchBytes(), () -> ctx.getSelf().tell(Flush.INSTANCE));
       this.lastActivity = clock.millis();
     }
 

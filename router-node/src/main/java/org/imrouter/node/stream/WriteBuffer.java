@@ -6,17 +6,20 @@ import java.util.List;
 /**
  * Commands a batching entity took in but has not written yet. The first one asks for a flush (a
  * message to self); everything that arrives before that flush is handled, or while the previous
- * write is in flight, joins the same batch. Not thread-safe: one entity owns it.
+ * write is in flight, joins the same batch, up to a count and a size in bytes ({@link Sized}
+ * commands; one command is always taken, whatever its size). Not thread-safe: one entity owns it.
  */
 public final class WriteBuffer<C> {
   private final List<C> pending = new ArrayList<>();
   private final int maxBatch;
+  private final long maxBatchBytes;
   private final Runnable requestFlush;
   private boolean flushRequested;
 
   /** @param requestFlush sends the entity its flush message */
-  public WriteBuffer(int maxBatch, Runnable requestFlush) {
+  public WriteBuffer(int maxBatch, long maxBatchBytes, Runnable requestFlush) {
     this.maxBatch = maxBatch;
+    this.maxBatchBytes = maxBatchBytes;
     this.requestFlush = requestFlush;
   }
 
@@ -32,10 +35,22 @@ public final class WriteBuffer<C> {
     return pending.isEmpty();
   }
 
-  /** The next batch, at most maxBatch in arrival order; asks for another flush if more wait. */
+  /**
+   * The next batch in arrival order, at most maxBatch commands and maxBatchBytes of content (at
+   * least one command); asks for another flush if more wait.
+   */
   public List<C> take() {
     flushRequested = false;
-    int size = Math.min(pending.size(), maxBatch);
+    int size = 0;
+    long bytes = 0;
+    while (size < pending.size() && size < maxBatch) {
+      long next = pending.get(size) instanceof Sized s ? s.contentBytes() : 0;
+      if (size > 0 && bytes + next > maxBatchBytes) {
+        break;
+      }
+      bytes += next;
+      size++;
+    }
     List<C> batch = new ArrayList<>(pending.subList(0, size));
     pending.subList(0, size).clear();
     if (!pending.isEmpty()) {

@@ -36,6 +36,7 @@ import org.imrouter.node.stream.Outbox;
 import org.imrouter.node.stream.Push;
 import org.imrouter.node.stream.RecentItems;
 import org.imrouter.node.stream.Reply;
+import org.imrouter.node.stream.Sized;
 import org.imrouter.node.stream.StreamItem;
 import org.imrouter.node.stream.StreamPages;
 import org.imrouter.node.stream.TransferAck;
@@ -77,7 +78,12 @@ public final class UserEntity {
    */
   public record SendDirect(
       String clientMsgId, String to, String contentType, String text, byte[] payload, ActorRef<Reply> replyTo)
-      implements Command {}
+      implements Command, Sized {
+    @Override
+    public int contentBytes() {
+      return Sized.utf8Bound(contentType) + Sized.utf8Bound(text) + payload.length;
+    }
+  }
 
   /** A direct message transferred from user {@code from}'s outbox; acked on {@code ackTo}. */
   public record Deliver(
@@ -89,7 +95,12 @@ public final class UserEntity {
       String text,
       byte[] payload,
       ActorRef<TransferAck> ackTo)
-      implements Command {}
+      implements Command, Sized {
+    @Override
+    public int contentBytes() {
+      return Sized.utf8Bound(contentType) + Sized.utf8Bound(text) + payload.length;
+    }
+  }
 
   /** Group {@code groupId} added ({@code member}) or removed this user; acked on {@code ackTo}. */
   public record MembershipNotice(
@@ -113,7 +124,12 @@ public final class UserEntity {
    */
   public record SystemMessage(
       String from, String idempotencyKey, String contentType, String text, byte[] payload, ActorRef<Reply> replyTo)
-      implements Command {}
+      implements Command, Sized {
+    @Override
+    public int contentBytes() {
+      return Sized.utf8Bound(contentType) + Sized.utf8Bound(text) + payload.length;
+    }
+  }
 
   /**
    * A backend subscription follows this inbox: like a session it gets every new item, but it is
@@ -349,7 +365,8 @@ public final class UserEntity {
       this.clock = clock;
       this.ackRef = ctx.messageAdapter(TransferAck.class, TransferAcked::new);
       this.acks = new AckTracker(clock, settings.entity().transferRetry().toMillis());
-      this.buffer = new WriteBuffer<>(settings.entity().maxBatch(), () -> ctx.getSelf().tell(Flush.INSTANCE));
+      this.buffer = new WriteBuffer<>(
+              settings.entity().maxBatch(), settings.entity().maxBatchBytes(), () -> ctx.getSelf().tell(Flush.INSTANCE));
       this.lastActivity = clock.millis();
       timers.startTimerWithFixedDelay(Tick.INSTANCE, settings.entity().transferRetry());
     }
