@@ -146,8 +146,8 @@ public final class Session extends AbstractBehavior<Session.Command> {
   private final RouterSettings.Limits limits;
   private final Duration askTimeout;
   private final ActorRef<Push> pushRef;
-  // built once: an entity ref encodes its path prefix when constructed, and every send, sync
-  // and read of the session asks this one entity (6 % of the node's CPU in a dm profile)
+  // built once: an entity ref URL-encodes its path prefix when constructed, and every send,
+  // sync and read of the session asks this one entity
   private final EntityRef<UserEntity.Command> ownEntity;
   // shared with the user's other connections on this node
   private final UserRateLimits.Buckets rates;

@@ -99,7 +99,7 @@ public final class GroupEntity {
       implements Command, Sized {
     @Override
     public int contentBytes() {
-      return Sized.utf8Bound(contentType) + Sized.utf8Bound(text) + payload.length;
+      return Sized.message(contentType, text, payload);
     }
   }
 

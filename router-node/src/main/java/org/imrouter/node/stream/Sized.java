@@ -15,6 +15,11 @@ public interface Sized {
     return s.length() * 3;
   }
 
+  /** A message's content: its content type, text and payload. */
+  static int message(String contentType, String text, byte[] payload) {
+    return utf8Bound(contentType) + utf8Bound(text) + payload.length;
+  }
+
   static int utf8Bound(List<String> strings) {
     return strings.stream().mapToInt(Sized::utf8Bound).sum();
   }

@@ -81,7 +81,7 @@ public final class UserEntity {
       implements Command, Sized {
     @Override
     public int contentBytes() {
-      return Sized.utf8Bound(contentType) + Sized.utf8Bound(text) + payload.length;
+      return Sized.message(contentType, text, payload);
     }
   }
 
@@ -98,7 +98,7 @@ public final class UserEntity {
       implements Command, Sized {
     @Override
     public int contentBytes() {
-      return Sized.utf8Bound(contentType) + Sized.utf8Bound(text) + payload.length;
+      return Sized.message(contentType, text, payload);
     }
   }
 
@@ -127,7 +127,7 @@ public final class UserEntity {
       implements Command, Sized {
     @Override
     public int contentBytes() {
-      return Sized.utf8Bound(contentType) + Sized.utf8Bound(text) + payload.length;
+      return Sized.message(contentType, text, payload);
     }
   }
 

@@ -18,7 +18,6 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.imrouter.node.group.GroupEntity;
 import org.imrouter.node.testkit.RouterTestNode;
-import org.imrouter.node.testkit.Tokens;
 import org.imrouter.node.testkit.WsClient;
 import org.imrouter.protocol.v1.History;
 import org.imrouter.protocol.v1.IngressClient;
@@ -69,9 +68,7 @@ class MultiNodeTest {
   }
 
   private static WsClient connect(RouterTestNode node, String user) {
-    WsClient c = WsClient.connect(node.wsUri(Tokens.valid(user)));
-    c.welcome();
-    return c;
+    return node.welcomed(user);
   }
 
   private static String send(String id, String to, String text) {

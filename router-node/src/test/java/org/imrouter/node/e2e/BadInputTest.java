@@ -94,9 +94,7 @@ class BadInputTest {
   // ------------------------------------------------------------------ helpers
 
   private static WsClient connect(RouterTestNode on, String user) {
-    WsClient c = WsClient.connect(on.wsUri(Tokens.valid(user)));
-    c.welcome();
-    return c;
+    return on.welcomed(user);
   }
 
   private static WsClient connect(String user) {

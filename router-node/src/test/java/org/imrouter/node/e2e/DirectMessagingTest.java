@@ -43,9 +43,7 @@ class DirectMessagingTest {
   }
 
   private static WsClient connect(String user) {
-    WsClient c = WsClient.connect(node.wsUri(Tokens.valid(user)));
-    c.welcome();
-    return c;
+    return node.welcomed(user);
   }
 
   private static String send(String id, String to, String text) {

@@ -783,9 +783,7 @@ class GroupMessagingTest {
   // ------------------------------------------------------------------ helpers
 
   private static WsClient connect(String user) {
-    WsClient c = WsClient.connect(node.wsUri(Tokens.valid(user)));
-    c.welcome();
-    return c;
+    return node.welcomed(user);
   }
 
   private static String stream(String groupId) {

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.Map;
 import java.util.function.IntFunction;
 import org.imrouter.node.testkit.RouterTestNode;
-import org.imrouter.node.testkit.Tokens;
 import org.imrouter.node.testkit.WsClient;
 import org.imrouter.protocol.v1.ServerFrame;
 import org.junit.jupiter.api.AfterAll;
@@ -46,9 +45,7 @@ class RateLimitTest {
   }
 
   private static WsClient connect(String user) {
-    WsClient c = WsClient.connect(node.wsUri(Tokens.valid(user)));
-    c.welcome();
-    return c;
+    return node.welcomed(user);
   }
 
   /** Most frames a flood may get through: the burst, plus the tokens refilled while it ran. */

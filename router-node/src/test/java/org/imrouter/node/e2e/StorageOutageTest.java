@@ -8,6 +8,10 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import org.imrouter.node.testkit.RouterTestNode;
 import org.imrouter.node.testkit.Tokens;
 import org.imrouter.node.testkit.WsClient;
@@ -51,14 +55,20 @@ class StorageOutageTest {
         alice.sendJson(send("warm", "before the stall"));
         alice.expectAccepted("warm");
 
-        pause(cassandra, "STOP");
+        // the stall's length is the fault itself: Cassandra is resumed on a timer, and the test
+        // waits on the send's answer
+        EmbeddedCassandra stalled = cassandra;
+        ScheduledExecutorService resumer = Executors.newSingleThreadScheduledExecutor();
         try {
+          pause(stalled, "STOP");
+          ScheduledFuture<?> resumed = resumer.schedule(() -> pause(stalled, "CONT"), STALL.toMillis(), TimeUnit.MILLISECONDS);
           alice.sendJson(send("stalled", "during the stall"));
-          Thread.sleep(STALL.toMillis()); // the fault's length, not a wait for an outcome
+          assertTrue(answer(alice, "stalled").hasAccepted(), "a stall shorter than the storage timeout only delays the send");
+          resumed.get();
         } finally {
-          pause(cassandra, "CONT");
+          resumer.shutdownNow();
+          pause(stalled, "CONT"); // harmless if already resumed; never leave Cassandra stopped
         }
-        assertTrue(answer(alice, "stalled").hasAccepted(), "a stall shorter than the storage timeout only delays the send");
 
         alice.sendJson(send("before", "before the outage"));
         Accepted before = alice.expectAccepted("before").getAccepted();
@@ -129,8 +139,9 @@ class StorageOutageTest {
   }
 
   /** SIGSTOP / SIGCONT: a server that stalls (a long GC pause, a starved host) but keeps its sockets. */
-  private static void pause(EmbeddedCassandra cassandra, String signal) throws Exception {
+  private static Void pause(EmbeddedCassandra cassandra, String signal) throws Exception {
     Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(cassandra.pid())).inheritIO().start();
     assertEquals(0, kill.waitFor(), "kill -" + signal);
+    return null;
   }
 }

@@ -87,6 +87,13 @@ public final class RouterTestNode implements AutoCloseable {
     }
   }
 
+  /** A WebSocket client of {@code user} on this node, once it has its welcome. */
+  public WsClient welcomed(String user) {
+    WsClient c = WsClient.connect(wsUri(Tokens.valid(user)));
+    c.welcome();
+    return c;
+  }
+
   public ActorSystem<Void> system() {
     return system;
   }
