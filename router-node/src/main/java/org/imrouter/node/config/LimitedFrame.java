@@ -6,6 +6,6 @@ public enum LimitedFrame {
   SYNC,
   READ,
   TYPING,
-  /** createGroup, addMembers, removeMembers, leaveGroup */
+  /** createGroup, addMembers, removeMembers, leaveGroup, setRole */
   GROUP_OP
 }

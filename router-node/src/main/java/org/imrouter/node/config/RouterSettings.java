@@ -73,6 +73,7 @@ public record RouterSettings(
 
   public record EntitySettings(
       int recentItems,
+      int dedupPerSender,
       int dedupEntries,
       Duration dedupWindow,
       int snapshotEvery,
@@ -80,12 +81,13 @@ public record RouterSettings(
       Duration transferRetry,
       Duration passivateIdle,
       int maxBatch,
-      long maxBatchBytes) {}
+      long maxBatchBytes,
+      boolean historyBeforeJoin) {}
 
   public record Session(Duration askTimeout, Duration reregisterDelay, Duration drainTimeout) {}
 
-  /** One backend allowed to call the ingress. */
-  public record Backend(String name, String tokenSha256, List<String> mayActAs, List<String> mayRead) {}
+  /** One backend allowed to call the ingress, and the patterns that bound what it may do. */
+  public record Backend(String name, String tokenSha256, List<String> mayActAs, List<String> mayRead, List<String> mayManage) {}
 
   public record Grpc(
       String host,
@@ -153,6 +155,7 @@ public record RouterSettings(
             limits.getDuration("message-read-timeout")),
         new EntitySettings(
             entity.getInt("recent-items"),
+            entity.getInt("dedup-per-sender"),
             entity.getInt("dedup-entries"),
             entity.getDuration("dedup-window"),
             entity.getInt("snapshot-every"),
@@ -160,7 +163,8 @@ public record RouterSettings(
             entity.getDuration("transfer-retry"),
             entity.getDuration("passivate-idle"),
             entity.getInt("max-batch"),
-            entity.getBytes("max-batch-bytes")),
+            entity.getBytes("max-batch-bytes"),
+            entity.getBoolean("history-before-join")),
         new Session(
             session.getDuration("ask-timeout"),
             session.getDuration("reregister-delay"),
@@ -181,7 +185,12 @@ public record RouterSettings(
     List<Backend> backends = new ArrayList<>();
     for (Config b : g.getConfigList("backends")) {
       backends.add(
-          new Backend(b.getString("name"), b.getString("token-sha256"), b.getStringList("may-act-as"), b.getStringList("may-read")));
+          new Backend(
+              b.getString("name"),
+              b.getString("token-sha256"),
+              b.getStringList("may-act-as"),
+              b.getStringList("may-read"),
+              b.hasPath("may-manage") ? b.getStringList("may-manage") : List.of()));
     }
     return new Grpc(
         g.getString("host"),

@@ -107,6 +107,13 @@ public final class ItemFrames {
       case MEMBERS_ADDED -> out.setSystem(change(system, SystemKind.MEMBER_ADDED, e.getMembersAdded()));
       case MEMBERS_REMOVED -> out.setSystem(change(system, SystemKind.MEMBER_REMOVED, e.getMembersRemoved()));
       case MEMBER_LEFT -> out.setSystem(change(system, SystemKind.MEMBER_LEFT, e.getMemberLeft()));
+      case ROLE_CHANGED ->
+          out.setSystem(
+              system
+                  .setKind(SystemKind.ROLE_CHANGED)
+                  .setActor(e.getRoleChanged().getActor())
+                  .addMembers(e.getRoleChanged().getMember())
+                  .setRole(e.getRoleChanged().getRole().name()));
       default -> throw new IllegalArgumentException("unknown group event " + e.getEventCase());
     }
     return out.build();

@@ -363,6 +363,15 @@ public final class Session extends AbstractBehavior<Session.Command> {
         var c = f.getLeaveGroup();
         groupOp(c.getRequestId(), c.getGroupId(), replyTo -> new GroupEntity.Leave(userId, replyTo));
       }
+      case SET_ROLE -> {
+        var c = f.getSetRole();
+        var role = GroupEntity.role(c.getRole());
+        if (role.isEmpty() || !Ids.isValid(c.getMember())) {
+          error(c.getRequestId(), ErrorCode.BAD_FRAME, "setRole needs a member id and a role: MEMBER, ADMIN or OWNER");
+        } else {
+          groupOp(c.getRequestId(), c.getGroupId(), replyTo -> new GroupEntity.SetRole(userId, c.getMember(), role.get(), replyTo));
+        }
+      }
       case TYPING -> onTyping(f.getTyping().getTo());
       case PING -> send(ServerFrame.newBuilder().setPong(Pong.newBuilder().setNonce(f.getPing().getNonce())).build());
       default -> error("", ErrorCode.BAD_FRAME, "empty or unknown frame");

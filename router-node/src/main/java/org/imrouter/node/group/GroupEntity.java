@@ -3,6 +3,7 @@ package org.imrouter.node.group;
 import com.google.protobuf.ByteString;
 import io.vavr.collection.LinkedHashMap;
 import java.time.Clock;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -37,6 +38,7 @@ import org.imrouter.node.stream.Ids;
 import org.imrouter.node.stream.Outbox;
 import org.imrouter.node.stream.RecentItems;
 import org.imrouter.node.stream.Reply;
+import org.imrouter.node.stream.SeqRange;
 import org.imrouter.node.stream.Sized;
 import org.imrouter.node.stream.StreamItem;
 import org.imrouter.node.stream.StreamPages;
@@ -48,6 +50,7 @@ import org.imrouter.protocol.persist.GroupEvent;
 import org.imrouter.protocol.persist.MembersChanged;
 import org.imrouter.protocol.persist.Posted;
 import org.imrouter.protocol.persist.Role;
+import org.imrouter.protocol.persist.RoleChanged;
 
 /**
  * A group: owns the group stream, its members and their roles.
@@ -89,6 +92,21 @@ public final class GroupEntity {
 
   /** Replies {@link Reply.Done}, or NOT_FOUND, NOT_A_MEMBER, FORBIDDEN. */
   public record RemoveMembers(String actor, List<String> members, ActorRef<Reply> replyTo) implements Command {}
+
+  /**
+   * Gives {@code member} a role; OWNER hands the group over. Only the owner or a system actor
+   * (the ingress has checked that its backend may manage the group). Replies {@link Reply.Done},
+   * or NOT_FOUND, NOT_A_MEMBER, FORBIDDEN, BAD_FRAME.
+   */
+  public record SetRole(String actor, String member, Role role, ActorRef<Reply> replyTo) implements Command {}
+
+  /** The roles a member can be given, by their names on the wire. */
+  public static final Set<String> ROLE_NAMES = Set.of(Role.MEMBER.name(), Role.ADMIN.name(), Role.OWNER.name());
+
+  /** The role named {@code name} on the wire, if it is one of {@link #ROLE_NAMES}. */
+  public static java.util.Optional<Role> role(String name) {
+    return ROLE_NAMES.contains(name) ? java.util.Optional.of(Role.valueOf(name)) : java.util.Optional.empty();
+  }
 
   /** Replies {@link Reply.Done}, or NOT_FOUND, NOT_A_MEMBER, FORBIDDEN (an owner with members). */
   public record Leave(String actor, ActorRef<Reply> replyTo) implements Command {}
@@ -170,6 +188,7 @@ public final class GroupEntity {
    * The group as of the last event: immutable; every method returns a new state.
    *
    * @param members user → role, in the order they joined
+   * @param periods when each user who is or was a member was one (history reads)
    */
   public record State(
       String groupId,
@@ -177,6 +196,7 @@ public final class GroupEntity {
       String title,
       long lastSeq,
       LinkedHashMap<String, Role> members,
+      MembershipPeriods periods,
       RecentItems recent,
       DedupWindow dedup,
       Outbox<Notice> outbox) {
@@ -188,8 +208,9 @@ public final class GroupEntity {
           "",
           0,
           LinkedHashMap.empty(),
+          MembershipPeriods.empty(),
           RecentItems.empty(settings.recentItems()),
-          DedupWindow.empty(settings.dedupEntries(), settings.dedupWindow().toMillis()),
+          DedupWindow.empty(settings),
           Outbox.empty());
     }
 
@@ -204,41 +225,62 @@ public final class GroupEntity {
     /** The state after {@code event}, which becomes item {@code lastSeq + 1}. */
     public State apply(GroupEvent event) {
       long seq = lastSeq + 1;
-      RecentItems nextRecent = recent.add(new StreamItem.Group(groupId, seq, event));
+      State next =
+          new State(groupId, created, title, seq, members, periods, recent.add(new StreamItem.Group(groupId, seq, event)), dedup, outbox);
+      return next.applied(event, seq);
+    }
+
+    private State applied(GroupEvent event, long seq) {
       switch (event.getEventCase()) {
         case CREATED -> {
           GroupCreated c = event.getCreated();
-          LinkedHashMap<String, Role> m = LinkedHashMap.of(c.getOwner(), Role.OWNER);
-          for (String u : c.getMembersList()) {
-            m = m.containsKey(u) ? m : m.put(u, Role.MEMBER);
-          }
-          return new State(groupId, true, c.getTitle(), seq, m, nextRecent, dedup, notify(m.keySet(), true, c.getOwner(), seq));
+          List<String> joined = new ArrayList<>(List.of(c.getOwner()));
+          joined.addAll(c.getMembersList());
+          State s = new State(groupId, true, c.getTitle(), seq, members.put(c.getOwner(), Role.OWNER), periods, recent, dedup, outbox);
+          return s.joined(joined, c.getOwner(), seq);
         }
         case MEMBERS_ADDED -> {
-          MembersChanged c = event.getMembersAdded();
-          LinkedHashMap<String, Role> m = members;
-          for (String u : c.getMembersList()) {
-            m = m.containsKey(u) ? m : m.put(u, Role.MEMBER);
-          }
-          return new State(groupId, created, title, seq, m, nextRecent, dedup, notify(c.getMembersList(), true, c.getActor(), seq));
+          return joined(event.getMembersAdded().getMembersList(), event.getMembersAdded().getActor(), seq);
         }
         case MEMBERS_REMOVED, MEMBER_LEFT -> {
           MembersChanged c =
               event.getEventCase() == GroupEvent.EventCase.MEMBERS_REMOVED ? event.getMembersRemoved() : event.getMemberLeft();
+          MembershipPeriods p = periods;
+          for (String u : c.getMembersList()) {
+            p = p.left(u, seq);
+          }
           return new State(
-              groupId, created, title, seq, members.removeAll(c.getMembersList()), nextRecent, dedup,
+              groupId, created, title, seq, members.removeAll(c.getMembersList()), p, recent, dedup,
               notify(c.getMembersList(), false, c.getActor(), seq));
+        }
+        case ROLE_CHANGED -> {
+          RoleChanged c = event.getRoleChanged();
+          LinkedHashMap<String, Role> m = members;
+          if (c.getRole() == Role.OWNER) {
+            m = m.mapValues(r -> r == Role.OWNER ? Role.ADMIN : r); // one owner: the group is handed over
+          }
+          return new State(groupId, created, title, seq, m.put(c.getMember(), c.getRole()), periods, recent, dedup, outbox);
         }
         case POSTED -> {
           Posted p = event.getPosted();
           Reply.Accepted accepted =
               new Reply.Accepted(p.getClientMsgId(), Ids.groupStream(groupId), seq, p.getMsgId(), event.getTs());
           return new State(
-              groupId, created, title, seq, members, nextRecent,
-              dedup.remember(dedupKey(p.getFrom(), p.getClientMsgId()), accepted, event.getTs()), outbox);
+              groupId, created, title, seq, members, periods, recent, dedup.remember(p.getFrom(), accepted, event.getTs()), outbox);
         }
         default -> throw new IllegalArgumentException("unknown group event " + event.getEventCase());
       }
+    }
+
+    /** {@code users} join as members at {@code seq} (a user listed twice joins once). */
+    private State joined(List<String> users, String actor, long seq) {
+      LinkedHashMap<String, Role> m = members;
+      MembershipPeriods p = periods;
+      for (String u : users) {
+        m = m.containsKey(u) ? m : m.put(u, Role.MEMBER);
+        p = p.joined(u, seq);
+      }
+      return new State(groupId, created, title, seq, m, p, recent, dedup, notify(new LinkedHashSet<>(users), true, actor, seq));
     }
 
     private Outbox<Notice> notify(Iterable<String> users, boolean member, String actor, long seq) {
@@ -251,12 +293,8 @@ public final class GroupEntity {
 
     public State pruneOutbox(Map<String, Long> acked) {
       Outbox<Notice> pruned = outbox.prune(acked);
-      return pruned == outbox ? this : new State(groupId, created, title, lastSeq, members, recent, dedup, pruned);
+      return pruned == outbox ? this : new State(groupId, created, title, lastSeq, members, periods, recent, dedup, pruned);
     }
-  }
-
-  static String dedupKey(String from, String clientMsgId) {
-    return clientMsgId.isEmpty() ? "" : from + "\n" + clientMsgId;
   }
 
   // ------------------------------------------------------------------ wiring
@@ -366,6 +404,7 @@ public final class GroupEntity {
       if (command instanceof Create
           || command instanceof AddMembers
           || command instanceof RemoveMembers
+          || command instanceof SetRole
           || command instanceof Leave
           || command instanceof Post) {
         buffer.add(command);
@@ -465,6 +504,8 @@ public final class GroupEntity {
         decideAdd(batch, a);
       } else if (command instanceof RemoveMembers r) {
         decideRemove(batch, r);
+      } else if (command instanceof SetRole r) {
+        decideSetRole(batch, r);
       } else if (command instanceof Leave l) {
         decideLeave(batch, l);
       } else if (command instanceof Post p) {
@@ -500,30 +541,34 @@ public final class GroupEntity {
       persistChange(batch, event, create.replyTo());
     }
 
-    /** Only owners and admins change membership; a rejection is queued when the actor may not. */
-    private boolean mayManage(Batch<State, GroupEvent> batch, String actor, ActorRef<Reply> replyTo) {
+    /**
+     * Only owners and admins change membership, and system actors: those reach the entity only
+     * through the ingress, which has checked that their backend may manage this group. A
+     * rejection is queued when the actor may not; else the actor's role (OWNER for a system actor).
+     */
+    private Role manager(Batch<State, GroupEvent> batch, String actor, ActorRef<Reply> replyTo) {
       State state = batch.state();
       if (!state.created()) {
         reject(batch, replyTo, ErrorCode.NOT_FOUND, "no group " + groupId);
-        return false;
+        return null;
       }
       if (Ids.isSystem(actor)) {
-        return true; // a trusted backend manages any group
+        return Role.OWNER;
       }
       Role role = state.roleOf(actor);
       if (role == null) {
         reject(batch, replyTo, ErrorCode.NOT_A_MEMBER, "not a member of group " + groupId);
-        return false;
+        return null;
       }
       if (role != Role.OWNER && role != Role.ADMIN) {
         reject(batch, replyTo, ErrorCode.FORBIDDEN, "only owners and admins change membership");
-        return false;
+        return null;
       }
-      return true;
+      return role;
     }
 
     private void decideAdd(Batch<State, GroupEvent> batch, AddMembers add) {
-      if (!mayManage(batch, add.actor(), add.replyTo())) {
+      if (manager(batch, add.actor(), add.replyTo()) == null) {
         return;
       }
       State state = batch.state();
@@ -549,13 +594,18 @@ public final class GroupEntity {
     }
 
     private void decideRemove(Batch<State, GroupEvent> batch, RemoveMembers remove) {
-      if (!mayManage(batch, remove.actor(), remove.replyTo())) {
+      Role actorRole = manager(batch, remove.actor(), remove.replyTo());
+      if (actorRole == null) {
         return;
       }
       State state = batch.state();
       List<String> removed = remove.members().stream().distinct().filter(state::isMember).toList();
       if (removed.stream().anyMatch(u -> state.roleOf(u) == Role.OWNER)) {
         reject(batch, remove.replyTo(), ErrorCode.FORBIDDEN, "the owner cannot be removed");
+        return;
+      }
+      if (actorRole != Role.OWNER && removed.stream().anyMatch(u -> state.roleOf(u) == Role.ADMIN && !u.equals(remove.actor()))) {
+        reject(batch, remove.replyTo(), ErrorCode.FORBIDDEN, "only the owner removes admins");
         return;
       }
       if (removed.isEmpty()) {
@@ -568,6 +618,42 @@ public final class GroupEntity {
               .setMembersRemoved(MembersChanged.newBuilder().setActor(remove.actor()).addAllMembers(removed))
               .build();
       persistChange(batch, event, remove.replyTo());
+    }
+
+    private void decideSetRole(Batch<State, GroupEvent> batch, SetRole set) {
+      State state = batch.state();
+      if (!state.created()) {
+        reject(batch, set.replyTo(), ErrorCode.NOT_FOUND, "no group " + groupId);
+        return;
+      }
+      if (!Ids.isSystem(set.actor()) && state.roleOf(set.actor()) != Role.OWNER) {
+        reject(batch, set.replyTo(), state.isMember(set.actor()) ? ErrorCode.FORBIDDEN : ErrorCode.NOT_A_MEMBER,
+            state.isMember(set.actor()) ? "only the owner changes roles" : "not a member of group " + groupId);
+        return;
+      }
+      if (set.role() != Role.MEMBER && set.role() != Role.ADMIN && set.role() != Role.OWNER) {
+        reject(batch, set.replyTo(), ErrorCode.BAD_FRAME, "role must be MEMBER, ADMIN or OWNER");
+        return;
+      }
+      Role current = state.roleOf(set.member());
+      if (current == null) {
+        reject(batch, set.replyTo(), ErrorCode.NOT_A_MEMBER, set.member() + " is not a member of group " + groupId);
+        return;
+      }
+      if (current == set.role()) {
+        batch.then(() -> set.replyTo().tell(new Reply.Done()));
+        return;
+      }
+      if (current == Role.OWNER) {
+        reject(batch, set.replyTo(), ErrorCode.FORBIDDEN, "the owner's role changes only by handing the group to another member");
+        return;
+      }
+      GroupEvent event =
+          GroupEvent.newBuilder()
+              .setTs(clock.millis())
+              .setRoleChanged(RoleChanged.newBuilder().setActor(set.actor()).setMember(set.member()).setRole(set.role()))
+              .build();
+      persistChange(batch, event, set.replyTo());
     }
 
     private void decideLeave(Batch<State, GroupEvent> batch, Leave leave) {
@@ -620,7 +706,7 @@ public final class GroupEntity {
         reject(batch, post.replyTo(), ErrorCode.NOT_A_MEMBER, "not a member of group " + groupId);
         return;
       }
-      var earlier = state.dedup().find(dedupKey(post.from(), post.clientMsgId()));
+      var earlier = state.dedup().find(post.from(), post.clientMsgId());
       if (earlier.isDefined()) {
         batch.then(() -> post.replyTo().tell(earlier.get()));
         return;
@@ -673,9 +759,12 @@ public final class GroupEntity {
       if (!state.isMember(sync.user()) && !Ids.isSystem(sync.user())) {
         return Reply.reject(ErrorCode.NOT_A_MEMBER, "not a member of group " + groupId);
       }
+      // internal readers (system actors: the ingress after its may-read check, gateways) see all
+      List<SeqRange> hidden =
+          Ids.isSystem(sync.user()) ? List.of() : state.periods().hidden(sync.user(), settings.entity().historyBeforeJoin());
       return StreamPages.answer(
           Ids.groupStream(groupId), groupId, GroupEntity.persistenceId(groupId).id(), state.recent(), state.lastSeq(),
-          sync.afterSeq(), sync.limit());
+          sync.afterSeq(), sync.limit(), hidden);
     }
   }
 

@@ -9,7 +9,6 @@ import org.imrouter.node.stream.Outbox;
 import org.imrouter.node.stream.RecentItems;
 import org.imrouter.node.stream.Reply;
 import org.imrouter.node.stream.StreamItem;
-import org.imrouter.protocol.persist.Dedup;
 import org.imrouter.protocol.persist.GroupSnapshot;
 import org.imrouter.protocol.persist.MemberSnapshot;
 import org.imrouter.protocol.persist.PeerCounter;
@@ -33,8 +32,8 @@ final class GroupSnapshots implements SnapshotAdapter<GroupEntity.State> {
         GroupSnapshot.newBuilder().setLastSeq(state.lastSeq()).setCreated(state.created()).setTitle(state.title());
     state.members().forEach((user, role) -> b.addMembers(MemberSnapshot.newBuilder().setUser(user).setRole(role)));
     // not the recent items: recovery refills them from the events it replays (see UserSnapshots)
-    state.dedup().entries()
-        .forEach(e -> b.addDedup(Dedup.newBuilder().setKey(e._1).setMsgId(e._2.msgId()).setSeq(e._2.seq()).setTs(e._2.ts())));
+    b.addAllDedup(state.dedup().toSnapshot());
+    b.addAllPeriods(state.periods().toSnapshot());
     state.outbox().next().forEach((user, c) -> b.addNoticeCounters(PeerCounter.newBuilder().setPeer(user).setCounter(c)));
     state.outbox().pending().forEach((user, queue) -> queue.forEach(p -> b.addOutbox(
         PendingNotice.newBuilder().setUser(user).setCounter(p.counter()).setSeq(p.seq())
@@ -53,13 +52,7 @@ final class GroupSnapshots implements SnapshotAdapter<GroupEntity.State> {
     for (SeqEvent e : s.getRecentList()) { // only snapshots of earlier versions carry them
       recent = recent.add(new StreamItem.Group(groupId, e.getSeq(), e.getGroup()));
     }
-    DedupWindow dedup = DedupWindow.empty(settings.dedupEntries(), settings.dedupWindow().toMillis());
-    for (Dedup d : s.getDedupList()) {
-      // the key is "from\nclientMsgId"; the reply carries the clientMsgId alone
-      String clientMsgId = d.getKey().substring(d.getKey().indexOf('\n') + 1);
-      dedup = dedup.remember(
-          d.getKey(), new Reply.Accepted(clientMsgId, Ids.groupStream(groupId), d.getSeq(), d.getMsgId(), d.getTs()), d.getTs());
-    }
+    DedupWindow dedup = DedupWindow.fromSnapshot(s.getDedupList(), settings, Ids.groupStream(groupId), "");
     Outbox<GroupEntity.Notice> outbox = Outbox.empty();
     for (PendingNotice p : s.getOutboxList()) {
       outbox = outbox.add(p.getUser(), p.getCounter(), p.getSeq(), new GroupEntity.Notice(p.getMember(), p.getActor()));
@@ -69,6 +62,7 @@ final class GroupSnapshots implements SnapshotAdapter<GroupEntity.State> {
       next = next.put(c.getPeer(), c.getCounter());
     }
     return new GroupEntity.State(
-        groupId, s.getCreated(), s.getTitle(), s.getLastSeq(), members, recent, dedup, new Outbox<>(next, outbox.pending()));
+        groupId, s.getCreated(), s.getTitle(), s.getLastSeq(), members, MembershipPeriods.fromSnapshot(s.getPeriodsList()),
+        recent, dedup, new Outbox<>(next, outbox.pending()));
   }
 }

@@ -18,7 +18,7 @@ import org.imrouter.node.stream.Ids;
 /**
  * Authenticates backends from the {@code authorization: Bearer …} metadata: a configured token
  * (only its SHA-256 is configured) or a JWT with the "backend" scope. A backend may act only as
- * the identities, and read only the streams, that its patterns allow.
+ * the identities, read only the streams and manage only the groups that its patterns allow.
  */
 final class BackendAuth {
   static final String WILDCARD = "*";
@@ -27,13 +27,15 @@ final class BackendAuth {
   private static final String BACKEND_SCOPE = "backend";
   private static final String ACT_AS_CLAIM = "act_as";
   private static final String MAY_READ_CLAIM = "may_read";
+  private static final String MAY_MANAGE_CLAIM = "may_manage";
   private static final String JWT_NAME_PREFIX = "jwt:";
   /** What the default backend (ROUTER_BACKEND_TOKEN) may do: everything. */
   private static final List<String> EVERY_IDENTITY = List.of("user:*", "system:*");
   private static final List<String> EVERY_STREAM = List.of("inbox:*", "group:*");
+  private static final List<String> EVERY_GROUP = List.of("group:*");
 
   /** An authenticated backend and what it may do. */
-  record Backend(String name, List<String> mayActAs, List<String> mayRead) {
+  record Backend(String name, List<String> mayActAs, List<String> mayRead, List<String> mayManage) {
     /** {@code identity} is "user:X" or "system:N". */
     boolean mayActAs(String identity) {
       return matches(mayActAs, identity);
@@ -42,6 +44,11 @@ final class BackendAuth {
     /** {@code stream} is "inbox:U" or "group:G". */
     boolean mayRead(String stream) {
       return matches(mayRead, stream);
+    }
+
+    /** Whether its system senders may post in, and manage, {@code group} ("group:G"). */
+    boolean mayManage(String group) {
+      return matches(mayManage, group);
     }
 
     private static boolean matches(List<String> patterns, String value) {
@@ -62,10 +69,10 @@ final class BackendAuth {
     this.jwt = jwt;
     this.jwtBackends = settings.jwtBackends();
     if (!settings.defaultToken().isEmpty()) {
-      byTokenHash.put(sha256(settings.defaultToken()), new Backend("default", EVERY_IDENTITY, EVERY_STREAM));
+      byTokenHash.put(sha256(settings.defaultToken()), new Backend("default", EVERY_IDENTITY, EVERY_STREAM, EVERY_GROUP));
     }
     for (RouterSettings.Backend b : settings.backends()) {
-      byTokenHash.put(b.tokenSha256().toLowerCase(), new Backend(b.name(), b.mayActAs(), b.mayRead()));
+      byTokenHash.put(b.tokenSha256().toLowerCase(), new Backend(b.name(), b.mayActAs(), b.mayRead(), b.mayManage()));
     }
   }
 
@@ -90,10 +97,12 @@ final class BackendAuth {
   private static Backend fromJwt(DecodedJWT token) {
     List<String> actAs = token.getClaim(ACT_AS_CLAIM).asList(String.class);
     List<String> read = token.getClaim(MAY_READ_CLAIM).asList(String.class);
+    List<String> manage = token.getClaim(MAY_MANAGE_CLAIM).asList(String.class);
     return new Backend(
         JWT_NAME_PREFIX + token.getSubject(), // never the name of a configured backend (rate limits are per name)
         actAs != null ? actAs : List.of(Ids.SYSTEM_PREFIX + token.getSubject()),
-        read != null ? read : List.of());
+        read != null ? read : List.of(),
+        manage != null ? manage : List.of());
   }
 
   static String sha256(String token) {

@@ -42,6 +42,7 @@ import org.imrouter.protocol.v1.PublishBatchRequest;
 import org.imrouter.protocol.v1.PublishReply;
 import org.imrouter.protocol.v1.PublishRequest;
 import org.imrouter.protocol.v1.PublishResult;
+import org.imrouter.protocol.v1.SetRoleRequest;
 import org.imrouter.protocol.v1.StreamInfoReply;
 import org.imrouter.protocol.v1.StreamItem;
 import org.imrouter.protocol.v1.SubscribeRequest;
@@ -142,6 +143,9 @@ public final class IngressService implements IngressPowerApi {
     CompletionStage<Reply> reply;
     String stream;
     if (target.get().kind() == Ids.Address.Kind.GROUP) {
+      if (sender.isSystem()) {
+        requireManage(backend, target.get().id());
+      }
       stream = in.getTo();
       String from = sender.isSystem() ? in.getAs() : sender.id();
       reply = ask(sharding.entityRefFor(GroupEntity.ENTITY_TYPE_KEY, target.get().id()),
@@ -216,6 +220,24 @@ public final class IngressService implements IngressPowerApi {
         });
   }
 
+  @Override
+  public CompletionStage<GroupReply> setRole(SetRoleRequest in, Metadata metadata) {
+    return withBackend(
+        metadata,
+        backend -> {
+          String actor = actorId(groupActor(backend, in.getGroupId(), in.getAs()), in.getAs());
+          var role = GroupEntity.role(in.getRole());
+          if (role.isEmpty() || !Ids.isValid(in.getMember())) {
+            throw IngressError.of(ErrorCode.BAD_FRAME, "set_role needs a member id and a role: MEMBER, ADMIN or OWNER");
+          }
+          return groupOp(in.getGroupId(), r -> new GroupEntity.SetRole(actor, in.getMember(), role.get(), r));
+        });
+  }
+
+  /**
+   * The actor of a group operation, once the backend may act as it. A system actor manages only
+   * the groups the backend's may-manage patterns grant; a user actor has that user's role.
+   */
   private Sender groupActor(BackendAuth.Backend backend, String groupId, String as) {
     if (!Ids.isValid(groupId)) {
       throw IngressError.of(ErrorCode.BAD_FRAME, "group_id must be 1-64 characters of [A-Za-z0-9._@-]");
@@ -224,7 +246,16 @@ public final class IngressService implements IngressPowerApi {
     if (!backend.mayActAs(as)) {
       throw IngressError.of(ErrorCode.FORBIDDEN, "backend " + backend.name() + " may not act as " + as);
     }
+    if (actor.isSystem()) {
+      requireManage(backend, groupId);
+    }
     return actor;
+  }
+
+  private static void requireManage(BackendAuth.Backend backend, String groupId) {
+    if (!backend.mayManage(Ids.groupStream(groupId))) {
+      throw IngressError.of(ErrorCode.FORBIDDEN, "backend " + backend.name() + " may not manage group " + groupId);
+    }
   }
 
   /** The entity's actor id: a user's id, or the whole "system:N" (which entities trust). */

@@ -24,9 +24,11 @@ public sealed interface Reply extends ClusterMessage {
   /**
    * The caller may read this stream and the items are no longer in memory: read persistence
    * sequence numbers [fromSeq, toSeq] of persistenceId (the entity {@code ownerId}) from the
-   * journal ({@link StreamPages#resolve}).
+   * journal ({@link StreamPages#resolve}), leaving out the {@code hidden} ranges (seqs the caller
+   * may not read).
    */
-  record HistoryInJournal(String stream, String ownerId, String persistenceId, long fromSeq, long toSeq, boolean hasMore)
+  record HistoryInJournal(
+      String stream, String ownerId, String persistenceId, long fromSeq, long toSeq, boolean hasMore, List<SeqRange> hidden)
       implements Reply {}
 
   static Rejection reject(ErrorCode code, String message) {

@@ -29,7 +29,27 @@ public final class StreamPages {
    */
   public static Reply answer(
       String stream, String ownerId, String persistenceId, RecentItems recent, long lastSeq, long afterSeq, int limit) {
+    return answer(stream, ownerId, persistenceId, recent, lastSeq, afterSeq, limit, List.of());
+  }
+
+  /**
+   * As above, for a caller that may not read the {@code hidden} ranges (in seq order). A cursor
+   * just before a hidden range moves past it, so the page starts with a readable item and a
+   * client that follows hasMore never gets an empty page before the end; items hidden further
+   * on are left out of the page (it may hold fewer than {@code limit}).
+   */
+  public static Reply answer(
+      String stream, String ownerId, String persistenceId, RecentItems recent, long lastSeq, long afterSeq, int limit,
+      List<SeqRange> hidden) {
     long from = Math.max(0, afterSeq);
+    if (from >= lastSeq) {
+      return new Reply.HistoryPage(stream, List.of(), false);
+    }
+    for (SeqRange h : hidden) {
+      if (h.contains(from + 1)) {
+        from = h.to(); // ranges are in order: the next one can only start after this one
+      }
+    }
     if (from >= lastSeq) {
       return new Reply.HistoryPage(stream, List.of(), false);
     }
@@ -37,10 +57,19 @@ public final class StreamPages {
     if (recent.covers(from, lastSeq)) {
       List<StreamItem> items = recent.after(from, size);
       long last = items.isEmpty() ? from : items.get(items.size() - 1).seq();
-      return new Reply.HistoryPage(stream, items, last < lastSeq);
+      return new Reply.HistoryPage(stream, readable(items, hidden), last < lastSeq);
     }
     long to = lastSeq - from <= size ? lastSeq : from + size;
-    return new Reply.HistoryInJournal(stream, ownerId, persistenceId, from + 1, to, to < lastSeq);
+    long first = from + 1;
+    List<SeqRange> hiddenInRange = hidden.stream().filter(h -> h.to() >= first && h.from() <= to).toList();
+    return new Reply.HistoryInJournal(stream, ownerId, persistenceId, first, to, to < lastSeq, hiddenInRange);
+  }
+
+  private static List<StreamItem> readable(List<StreamItem> items, List<SeqRange> hidden) {
+    if (hidden.isEmpty()) {
+      return items;
+    }
+    return items.stream().filter(i -> hidden.stream().noneMatch(h -> h.contains(i.seq()))).toList();
   }
 
   /**
@@ -72,7 +101,8 @@ public final class StreamPages {
     Reply.HistoryInJournal range = (Reply.HistoryInJournal) answer;
     return journal
         .read(range.persistenceId(), range.fromSeq(), range.toSeq())
-        .thenApply(events -> new Page(events.stream().map(e -> item(range.ownerId(), e)).toList(), range.hasMore()));
+        .thenApply(events -> new Page(
+            readable(events.stream().map(e -> item(range.ownerId(), e)).toList(), range.hidden()), range.hasMore()));
   }
 
   private static StreamItem item(String ownerId, EventEnvelope envelope) {

@@ -202,16 +202,11 @@ public final class UserEntity {
           userId,
           0,
           RecentItems.empty(settings.recentItems()),
-          DedupWindow.empty(settings.dedupEntries(), settings.dedupWindow().toMillis()),
+          DedupWindow.empty(settings),
           Outbox.empty(),
           HashMap.empty(),
           TreeSet.empty(),
           HashMap.empty());
-    }
-
-    /** Dedup key of a backend publish: the sender and its key (a user's own keys have no "\n"). */
-    static String publishedKey(String from, String idempotencyKey) {
-      return from + "\n" + idempotencyKey;
     }
 
     public long receivedFrom(String source) {
@@ -237,7 +232,7 @@ public final class UserEntity {
               userId,
               seq,
               nextRecent,
-              dedup.remember(sent.getClientMsgId(), accepted, event.getTs()),
+              dedup.remember(userId, accepted, event.getTs()),
               nextOutbox,
               received,
               groups,
@@ -253,7 +248,7 @@ public final class UserEntity {
               userId,
               seq,
               nextRecent,
-              published ? dedup.remember(publishedKey(in.getPeer(), in.getIdempotencyKey()), accepted, event.getTs()) : dedup,
+              published ? dedup.remember(in.getPeer(), accepted, event.getTs()) : dedup,
               outbox,
               transfer ? received.put(Ids.userConversation(in.getPeer()), in.getCounter()) : received,
               groups,
@@ -494,14 +489,8 @@ public final class UserEntity {
 
     private void decideSend(Batch<State, InboxEvent> batch, SendDirect send) {
       State state = batch.state();
-      if (send.clientMsgId().indexOf('\n') >= 0) {
-        // the dedup window also holds backend publishes as "from\nkey" (State.publishedKey): a
-        // key with a line break could take a backend's key in advance, or match one
-        batch.then(() -> send.replyTo().tell(Reply.reject(ErrorCode.BAD_FRAME, "clientMsgId must not contain a line break")));
-        return;
-      }
       if (!send.clientMsgId().isEmpty()) {
-        var earlier = state.dedup().find(send.clientMsgId());
+        var earlier = state.dedup().find(userId, send.clientMsgId());
         if (earlier.isDefined()) {
           batch.then(() -> send.replyTo().tell(earlier.get()));
           return;
@@ -541,7 +530,7 @@ public final class UserEntity {
 
     private void decideSystemMessage(Batch<State, InboxEvent> batch, SystemMessage message) {
       State state = batch.state();
-      var earlier = state.dedup().find(State.publishedKey(message.from(), message.idempotencyKey()));
+      var earlier = state.dedup().find(message.from(), message.idempotencyKey());
       if (earlier.isDefined()) {
         batch.then(() -> message.replyTo().tell(earlier.get()));
         return;

@@ -11,7 +11,6 @@ import org.imrouter.node.stream.RecentItems;
 import org.imrouter.node.stream.Reply;
 import org.imrouter.node.stream.StreamItem;
 import org.imrouter.protocol.persist.Cursor;
-import org.imrouter.protocol.persist.Dedup;
 import org.imrouter.protocol.persist.InboxEvent;
 import org.imrouter.protocol.persist.PeerCounter;
 import org.imrouter.protocol.persist.SeqEvent;
@@ -38,8 +37,7 @@ final class UserSnapshots implements SnapshotAdapter<UserEntity.State> {
     // The recent items are not written: they are the journal's last events again, and with long
     // texts they could make a snapshot huge. Recovery refills them from the events it replays;
     // syncs further back read the journal.
-    state.dedup().entries()
-        .forEach(e -> b.addDedup(Dedup.newBuilder().setKey(e._1).setMsgId(e._2.msgId()).setSeq(e._2.seq()).setTs(e._2.ts())));
+    b.addAllDedup(state.dedup().toSnapshot());
     state.outbox().next().forEach((peer, c) -> b.addSentCounters(counter(peer, c)));
     state.outbox().pending().values().forEach(q -> q.forEach(p -> b.addOutbox(seqEvent(p.seq(), p.item()))));
     state.received().forEach((source, c) -> b.addReceivedCounters(counter(source, c)));
@@ -55,12 +53,7 @@ final class UserSnapshots implements SnapshotAdapter<UserEntity.State> {
     for (SeqEvent e : s.getRecentList()) { // only snapshots of earlier versions carry them
       recent = recent.add(new StreamItem.Inbox(userId, e.getSeq(), e.getInbox()));
     }
-    DedupWindow dedup = DedupWindow.empty(settings.dedupEntries(), settings.dedupWindow().toMillis());
-    for (Dedup d : s.getDedupList()) {
-      // a backend publish's key is "from\nkey"; the acceptance carries the key alone
-      String clientMsgId = d.getKey().substring(d.getKey().indexOf('\n') + 1);
-      dedup = dedup.remember(d.getKey(), new Reply.Accepted(clientMsgId, Ids.INBOX, d.getSeq(), d.getMsgId(), d.getTs()), d.getTs());
-    }
+    DedupWindow dedup = DedupWindow.fromSnapshot(s.getDedupList(), settings, Ids.INBOX, userId);
     Outbox<InboxEvent> outbox = Outbox.empty();
     for (SeqEvent e : s.getOutboxList()) {
       outbox = outbox.add(e.getInbox().getSent().getPeer(), e.getInbox().getSent().getCounter(), e.getSeq(), e.getInbox());

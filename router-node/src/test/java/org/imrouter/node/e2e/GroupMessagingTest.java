@@ -410,7 +410,8 @@ class GroupMessagingTest {
         assertTrue(streamInfo(bobAgain.welcome(), stream(g)).isEmpty(), "welcome after removal does not list the group");
       }
 
-      // added back, bob gets posts again and may read the whole stream, the time away included
+      // added back, bob gets posts again and reads the stream but for the time away: never what
+      // was posted while he was out (his removal he sees; the next item he sees is his return)
       addMembers(alice, "r3", g, "rm-bob");
       expectResult(alice, "r3");
       expectAddedTo(bobLaptop, g);
@@ -418,7 +419,7 @@ class GroupMessagingTest {
       post(alice, "back", g, "welcome back");
       long backSeq = alice.expectAccepted("back").getAccepted().getSeq();
       assertEquals(backSeq, expectPost(bobLaptop, g, "welcome back").getSeq());
-      assertEquals(LongStream.rangeClosed(1, backSeq).boxed().toList(), seqs(sync(bobLaptop, stream(g), 0, 100)));
+      assertEquals(List.of(1L, 2L, afterSeq - 1, backSeq - 1, backSeq), seqs(sync(bobLaptop, stream(g), 0, 100)));
     }
   }
 

@@ -365,8 +365,8 @@ public class GroupEntityTest {
       accepted(post(owner.id, "k" + i, "text " + i));
     }
 
-    assertEquals(new Reply.HistoryInJournal(STREAM, GROUP, PID, 1, total, false), sync(owner.id, 0, 100, Reply.HistoryInJournal.class));
-    assertEquals(new Reply.HistoryInJournal(STREAM, GROUP, PID, 2, 4, true), sync(owner.id, 1, 3, Reply.HistoryInJournal.class));
+    assertEquals(new Reply.HistoryInJournal(STREAM, GROUP, PID, 1, total, false, List.of()), sync(owner.id, 0, 100, Reply.HistoryInJournal.class));
+    assertEquals(new Reply.HistoryInJournal(STREAM, GROUP, PID, 2, 4, true, List.of()), sync(owner.id, 1, 3, Reply.HistoryInJournal.class));
     Reply.HistoryPage page = sync(owner.id, total - recent, 100, Reply.HistoryPage.class);
     assertEquals(recent, page.items().size());
     assertEquals(total - recent + 1, page.items().get(0).seq());
@@ -711,8 +711,8 @@ public class GroupEntityTest {
   /** The state with its recent items set aside: snapshots leave them out (docs/decisions/0007). */
   public static GroupEntity.State recentAside(GroupEntity.State s) {
     return new GroupEntity.State(
-        s.groupId(), s.created(), s.title(), s.lastSeq(), s.members(), RecentItems.empty(s.recent().capacity()), s.dedup(),
-        s.outbox());
+        s.groupId(), s.created(), s.title(), s.lastSeq(), s.members(), s.periods(), RecentItems.empty(s.recent().capacity()),
+        s.dedup(), s.outbox());
   }
 
 }

@@ -17,6 +17,7 @@ import org.imrouter.node.group.GroupEntity;
 import org.imrouter.node.stream.ErrorCode;
 import org.imrouter.node.stream.Push;
 import org.imrouter.node.stream.Reply;
+import org.imrouter.node.stream.SeqRange;
 import org.imrouter.node.stream.StreamItem;
 import org.imrouter.node.stream.TransferAck;
 import org.imrouter.node.user.UserEntity;
@@ -105,7 +106,7 @@ class ClusterMessageSerializationTest {
         new Reply.Rejection(ErrorCode.NOT_A_MEMBER, "not a member"),
         new Reply.Done(),
         new Reply.HistoryPage("inbox", List.of(new StreamItem.Inbox("alice", 4, INBOX_EVENT), new StreamItem.Group("g1", 9, GROUP_EVENT)), true),
-        new Reply.HistoryInJournal("group:g1", "g1", "Group|g1", 1, 100, false));
+        new Reply.HistoryInJournal("group:g1", "g1", "Group|g1", 1, 100, false, List.of(new SeqRange(3, 7))));
   }
 
   @Test

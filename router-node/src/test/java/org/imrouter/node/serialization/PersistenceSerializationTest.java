@@ -202,7 +202,7 @@ class PersistenceSerializationTest {
     assertEquals(UserEntityTest.recentAside(before), after);
     // and it was worth comparing
     assertEquals(6, after.lastSeq());
-    assertEquals("c1", after.dedup().find("c1").get().clientMsgId());
+    assertEquals("c1", after.dedup().find(user, "c1").get().clientMsgId());
     assertEquals(1, after.outbox().unacked("carol", 0).size());
     assertTrue(after.outbox().unacked("dave", 0).isEmpty());
     assertEquals(2, after.outbox().nextCounter("dave"));
@@ -243,9 +243,9 @@ class PersistenceSerializationTest {
     assertEquals("Team", after.title());
     assertEquals(List.of("owner", "bob"), after.members().keySet().toJavaList());
     assertEquals(Role.OWNER, after.roleOf("owner"));
-    Reply.Accepted bobs = after.dedup().find("bob\nk1").get();
+    Reply.Accepted bobs = after.dedup().find("bob", "k1").get();
     assertEquals(new Reply.Accepted("k1", "group:team", 2, bobs.msgId(), bobs.ts()), bobs);
-    assertEquals("k1", after.dedup().find("system:bot\nk1").get().clientMsgId());
+    assertEquals("k1", after.dedup().find("system:bot", "k1").get().clientMsgId());
     assertEquals(2, after.outbox().nextCounter("carol") - 1);
     assertEquals(2, after.outbox().unacked("carol", 0).size());
     assertTrue(after.outbox().unacked("bob", 0).isEmpty());

@@ -122,6 +122,25 @@ public final class WsClient implements AutoCloseable {
     return expect(f -> f.hasAccepted() && f.getAccepted().getClientMsgId().equals(clientMsgId), "accepted " + clientMsgId);
   }
 
+  /** The ok result of group operation {@code requestId} (an error for it fails the test). */
+  public ServerFrame expectResult(String requestId) {
+    ServerFrame f = expect(
+        x -> x.hasResult() && x.getResult().getRequestId().equals(requestId) || x.hasError() && x.getError().getRef().equals(requestId),
+        "result " + requestId);
+    if (!f.hasResult() || !f.getResult().getOk()) {
+      throw new AssertionError("expected result " + requestId + ", got " + f);
+    }
+    return f;
+  }
+
+  /** Asks for a page of {@code stream} and waits for it. */
+  public org.imrouter.protocol.v1.History sync(String stream, long afterSeq, int limit) {
+    send(ClientFrame.newBuilder()
+        .setSync(org.imrouter.protocol.v1.Sync.newBuilder().setStream(stream).setAfterSeq(afterSeq).setLimit(limit))
+        .build());
+    return expect(f -> f.hasHistory() && f.getHistory().getStream().equals(stream), "history of " + stream).getHistory();
+  }
+
   /** A ping/pong round trip: every frame the server queued before the pong has arrived. */
   public void roundTrip(long nonce) {
     sendJson("{\"ping\":{\"nonce\":" + nonce + "}}");
