@@ -4,20 +4,22 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.imrouter.node.testkit.IngressCalls.await;
+import static org.imrouter.node.testkit.IngressCalls.backendJwt;
+import static org.imrouter.node.testkit.IngressCalls.bearer;
+import static org.imrouter.node.testkit.IngressCalls.failure;
+import static org.imrouter.node.testkit.IngressCalls.sha256;
 
 import com.auth0.jwt.JWT;
 import com.auth0.jwt.algorithms.Algorithm;
 import com.google.protobuf.ByteString;
 import io.grpc.Status;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Base64;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -33,6 +35,7 @@ import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.grpc.GrpcClientSettings;
 import org.apache.pekko.stream.javadsl.Sink;
 import org.apache.pekko.stream.javadsl.SinkQueueWithCancel;
+import org.imrouter.node.testkit.IngressCalls;
 import org.imrouter.node.testkit.RouterTestNode;
 import org.imrouter.node.testkit.Tokens;
 import org.imrouter.node.testkit.WsClient;
@@ -68,7 +71,7 @@ import org.junit.jupiter.api.Test;
  * to keep up being ended with RESOURCE_EXHAUSTED while the node stays healthy.
  */
 class IngressTest {
-  private static final Duration TIMEOUT = Duration.ofSeconds(15);
+  private static final Duration TIMEOUT = IngressCalls.TIMEOUT;
   /** Small, so that GetHistory paging reaches past the in-memory window into the journal. */
   private static final int RECENT_ITEMS = 3;
   /** Small, so that a subscriber that stops reading overflows its live buffer quickly. */
@@ -112,7 +115,7 @@ class IngressTest {
                         "token-sha256", sha256(CRM_TOKEN),
                         "may-act-as", List.of("user:crm-*", "system:crm"),
                         "may-read", List.of("inbox:crm-*")))));
-    client = IngressClient.create(settings(), node.system());
+    client = IngressCalls.client(node);
   }
 
   @AfterAll
@@ -122,35 +125,6 @@ class IngressTest {
   }
 
   // ------------------------------------------------------------------ helpers
-
-  private static GrpcClientSettings settings() {
-    return GrpcClientSettings.connectToServiceAt("127.0.0.1", node.grpcPort(), node.system()).withTls(false);
-  }
-
-  private static String sha256(String token) {
-    try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(token.getBytes(StandardCharsets.UTF_8)));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
-  }
-
-  /** A backend JWT signed like client tokens, with the "backend" scope and the given patterns. */
-  private static String backendJwt(String subject, String scope, List<String> actAs, List<String> mayRead) {
-    var builder =
-        JWT.create().withSubject(subject).withClaim("scope", scope).withExpiresAt(Instant.now().plus(1, ChronoUnit.HOURS));
-    if (actAs != null) {
-      builder.withArrayClaim("act_as", actAs.toArray(String[]::new));
-    }
-    if (mayRead != null) {
-      builder.withArrayClaim("may_read", mayRead.toArray(String[]::new));
-    }
-    return builder.sign(Algorithm.HMAC256(Tokens.SECRET.getBytes(StandardCharsets.UTF_8)));
-  }
-
-  private static String bearer(String token) {
-    return "Bearer " + token;
-  }
 
   private static PublishRequest request(String to, String as, String key, String text) {
     return PublishRequest.newBuilder().setTo(to).setAs(as).setIdempotencyKey(key).setText(text).build();
@@ -205,28 +179,6 @@ class IngressTest {
         .invoke(SubscribeRequest.newBuilder().setStream(stream).setAfterSeq(afterSeq).build())
         .take(take)
         .runWith(Sink.seq(), node.system());
-  }
-
-  private static <T> T await(CompletionStage<T> stage) {
-    try {
-      return stage.toCompletableFuture().get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
-    } catch (ExecutionException e) {
-      throw new AssertionError("call failed: " + Status.fromThrowable(e.getCause()), e.getCause());
-    } catch (InterruptedException | TimeoutException e) {
-      throw new AssertionError("no answer in " + TIMEOUT, e);
-    }
-  }
-
-  /** The status a call failed with; an assertion error if it succeeded. */
-  private static Status failure(CompletionStage<?> call) {
-    try {
-      Object ok = call.toCompletableFuture().get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
-      throw new AssertionError("expected a failure, got " + ok);
-    } catch (ExecutionException e) {
-      return Status.fromThrowable(e.getCause());
-    } catch (InterruptedException | TimeoutException e) {
-      throw new AssertionError("no answer in " + TIMEOUT, e);
-    }
   }
 
   /** The call failed with {@code code}, and its description starts with the stable {@code errorCode}. */
@@ -537,7 +489,7 @@ class IngressTest {
             RouterTestNode.BACKEND_TOKEN, // no "Bearer " scheme
             "Basic " + RouterTestNode.BACKEND_TOKEN,
             bearer(Tokens.valid("au-user")), // a client JWT: no backend scope
-            bearer(backendJwt("au-bot", "chat read", null, null)), // scopes, but not "backend"
+            bearer(backendJwt("au-bot", "chat read", null, null, null)), // scopes, but not "backend"
             bearer(Tokens.wrongSignature("au-bot")),
             bearer(
                 JWT.create()
@@ -604,7 +556,7 @@ class IngressTest {
 
   @Test
   void aJwtWithTheBackendScopeActsWithinItsClaims() {
-    String jwt = backendJwt("jwt-bot", "read backend", List.of("system:jwt-bot", "user:jwt-*"), List.of("inbox:jwt-*"));
+    String jwt = backendJwt("jwt-bot", "read backend", List.of("system:jwt-bot", "user:jwt-*"), List.of("inbox:jwt-*"), null);
     PublishReply bySystem = await(publish(jwt, request("user:jwt-x", "system:jwt-bot", "j1", "from the bot")));
     assertEquals("inbox:jwt-x", bySystem.getStream());
     PublishReply byUser = await(publish(jwt, request("user:jwt-x", "user:jwt-y", "j2", "as a user")));
@@ -616,7 +568,7 @@ class IngressTest {
     assertFails(Status.Code.PERMISSION_DENIED, "FORBIDDEN", history(jwt, "inbox:other", 0, 10));
 
     // without act_as / may_read claims: only itself as a system sender, and no reads
-    String bare = backendJwt("bare-bot", "backend", null, null);
+    String bare = backendJwt("bare-bot", "backend", null, null, null);
     assertEquals("inbox:jwt-z", await(publish(bare, request("user:jwt-z", "system:bare-bot", "j5", "hi"))).getStream());
     assertFails(Status.Code.PERMISSION_DENIED, "FORBIDDEN", publish(bare, request("user:jwt-z", "system:jwt-bot", "j6", "x")));
     assertFails(Status.Code.PERMISSION_DENIED, "FORBIDDEN", publish(bare, request("user:jwt-z", "user:jwt-y", "j7", "x")));
@@ -732,7 +684,7 @@ class IngressTest {
                 publish("user:id-bob", "user:id-alice", "same", "once"),
                 publish("user:id-bob", "user:id-alice", "same", "once"))
             .stream()
-            .map(IngressTest::await)
+            .map(IngressCalls::await)
             .toList();
     PublishReply original = direct.get(0);
     assertEquals(original, direct.get(1));
@@ -839,7 +791,11 @@ class IngressTest {
   @Test
   void aSubscriberThatDoesNotReadIsEndedWithResourceExhaustedAndTheNodeStaysHealthy() throws Exception {
     IngressClient slow =
-        IngressClient.create(settings().withChannelBuilderOverrides(b -> b.flowControlWindow(SLOW_WINDOW)), node.system());
+        IngressClient.create(
+            GrpcClientSettings.connectToServiceAt("127.0.0.1", node.grpcPort(), node.system())
+                .withTls(false)
+                .withChannelBuilderOverrides(b -> b.flowControlWindow(SLOW_WINDOW)),
+            node.system());
     try {
       SinkQueueWithCancel<StreamItem> queue =
           slow.subscribe()
