@@ -98,6 +98,8 @@ public record RouterSettings(
       boolean jwtBackends,
       int publishesPerSecond,
       int publishBurst,
+      int callsPerSecond,
+      int callBurst,
       int maxBatch,
       int subscribeBuffer,
       int pageSize) {}
@@ -201,6 +203,8 @@ public record RouterSettings(
         g.getBoolean("jwt-backends"),
         g.getInt("publishes-per-second"),
         g.getInt("publish-burst"),
+        g.getInt("calls-per-second"),
+        g.getInt("call-burst"),
         g.getInt("max-batch"),
         g.getInt("subscribe-buffer"),
         g.getInt("page-size"));

@@ -70,7 +70,17 @@ public final class IngressService implements IngressPowerApi {
   private final BackendAuth auth;
   private final StreamReader reader;
   private final Subscriptions subscriptions;
+  /**
+   * Per backend and budget, a token bucket: publishes (each batch item counts) are the
+   * throughput path; every other call wakes an entity or reads storage, so it has a budget of
+   * its own (a backend naming thousands of unknown groups wakes at most that many per second).
+   */
   private final Map<String, TokenBucket> limiters = new ConcurrentHashMap<>();
+
+  private enum Budget {
+    PUBLISH,
+    CALL
+  }
 
   public IngressService(
       ActorSystem<?> system, ClusterSharding sharding, RouterSettings settings, JwtVerifier jwt, HistoryReader journal) {
@@ -131,14 +141,7 @@ public final class IngressService implements IngressPowerApi {
         .ifPresent(v -> {
           throw IngressError.of(v.code(), v.message());
         });
-    TokenBucket limiter =
-        limiters.computeIfAbsent(
-            backend.name(), n -> new TokenBucket(settings.grpc().publishesPerSecond(), settings.grpc().publishBurst(), System::nanoTime));
-    synchronized (limiter) {
-      if (!limiter.tryAcquire()) {
-        throw IngressError.of(ErrorCode.RATE_LIMITED, "more than " + settings.grpc().publishesPerSecond() + " publishes per second");
-      }
-    }
+    charge(backend, Budget.PUBLISH);
     byte[] payload = in.getPayload().toByteArray();
     CompletionStage<Reply> reply;
     String stream;
@@ -165,6 +168,23 @@ public final class IngressService implements IngressPowerApi {
           RouterMetrics.accepted(target.get().kind() == Ids.Address.Kind.GROUP ? "group" : "direct");
           return PublishReply.newBuilder().setStream(stream).setSeq(a.seq()).setMsgId(a.msgId()).setTs(a.ts()).build();
         });
+  }
+
+  /** Takes a token of {@code budget} from the backend's bucket, or refuses the call RATE_LIMITED. */
+  private void charge(BackendAuth.Backend backend, Budget budget) {
+    RouterSettings.Grpc grpc = settings.grpc();
+    boolean publish = budget == Budget.PUBLISH;
+    int perSecond = publish ? grpc.publishesPerSecond() : grpc.callsPerSecond();
+    TokenBucket limiter =
+        limiters.computeIfAbsent(
+            backend.name() + "/" + budget,
+            n -> new TokenBucket(perSecond, publish ? grpc.publishBurst() : grpc.callBurst(), System::nanoTime));
+    synchronized (limiter) {
+      if (!limiter.tryAcquire()) {
+        throw IngressError.of(
+            ErrorCode.RATE_LIMITED, "more than " + perSecond + (publish ? " publishes" : " calls") + " per second");
+      }
+    }
   }
 
   /** "user:X" or "system:N". */
@@ -196,7 +216,7 @@ public final class IngressService implements IngressPowerApi {
               .ifPresent(v -> {
                 throw IngressError.of(v.code(), v.message());
               });
-          return groupOp(in.getGroupId(), r -> new GroupEntity.Create(actor.id(), in.getTitle(), in.getMembersList(), r));
+          return groupOp(backend, in.getGroupId(), r -> new GroupEntity.Create(actor.id(), in.getTitle(), in.getMembersList(), r));
         });
   }
 
@@ -206,7 +226,7 @@ public final class IngressService implements IngressPowerApi {
         metadata,
         backend -> {
           String actor = actorId(groupActor(backend, in.getGroupId(), in.getAs()), in.getAs());
-          return groupOp(in.getGroupId(), r -> new GroupEntity.AddMembers(actor, in.getMembersList(), r));
+          return groupOp(backend, in.getGroupId(), r -> new GroupEntity.AddMembers(actor, in.getMembersList(), r));
         });
   }
 
@@ -216,7 +236,7 @@ public final class IngressService implements IngressPowerApi {
         metadata,
         backend -> {
           String actor = actorId(groupActor(backend, in.getGroupId(), in.getAs()), in.getAs());
-          return groupOp(in.getGroupId(), r -> new GroupEntity.RemoveMembers(actor, in.getMembersList(), r));
+          return groupOp(backend, in.getGroupId(), r -> new GroupEntity.RemoveMembers(actor, in.getMembersList(), r));
         });
   }
 
@@ -230,7 +250,7 @@ public final class IngressService implements IngressPowerApi {
           if (role.isEmpty() || !Ids.isValid(in.getMember())) {
             throw IngressError.of(ErrorCode.BAD_FRAME, "set_role needs a member id and a role: MEMBER, ADMIN or OWNER");
           }
-          return groupOp(in.getGroupId(), r -> new GroupEntity.SetRole(actor, in.getMember(), role.get(), r));
+          return groupOp(backend, in.getGroupId(), r -> new GroupEntity.SetRole(actor, in.getMember(), role.get(), r));
         });
   }
 
@@ -263,7 +283,9 @@ public final class IngressService implements IngressPowerApi {
     return sender.isSystem() ? as : sender.id();
   }
 
-  private CompletionStage<GroupReply> groupOp(String groupId, Function<ActorRef<Reply>, GroupEntity.Command> command) {
+  private CompletionStage<GroupReply> groupOp(
+      BackendAuth.Backend backend, String groupId, Function<ActorRef<Reply>, GroupEntity.Command> command) {
+    charge(backend, Budget.CALL);
     return ask(sharding.entityRefFor(GroupEntity.ENTITY_TYPE_KEY, groupId), command)
         .thenApply(
             r -> {
@@ -365,6 +387,7 @@ public final class IngressService implements IngressPowerApi {
     if (!backend.mayRead(stream.name())) {
       throw IngressError.of(ErrorCode.FORBIDDEN, "backend " + backend.name() + " may not read " + stream.name());
     }
+    charge(backend, Budget.CALL);
     return stream;
   }
 

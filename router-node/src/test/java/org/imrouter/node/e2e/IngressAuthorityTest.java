@@ -47,6 +47,9 @@ class IngressAuthorityTest {
 
   private static final String CRM_TOKEN = "crm-token-authority-1";
   private static final String READER_TOKEN = "reader-token-authority-1";
+  /** Calls (not publishes) per backend: a burst the table stays within, refilled slowly. */
+  private static final int CALL_BURST = 40;
+  private static final int CALLS_PER_SECOND = 1;
   /** The private group: owner "victim", member "victim-m". */
   private static final String PRIVATE = "priv-g";
 
@@ -60,6 +63,8 @@ class IngressAuthorityTest {
         new RouterTestNode(
             "ingress_authority",
             Map.of(
+                "router.grpc.calls-per-second", CALLS_PER_SECOND,
+                "router.grpc.call-burst", CALL_BURST,
                 "router.grpc.backends",
                 List.of(
                     Map.of(
@@ -177,6 +182,25 @@ class IngressAuthorityTest {
             .invoke(GetHistoryRequest.newBuilder().setStream("group:" + PRIVATE).build()));
     assertEquals(2, history.getItemsCount(), "CREATED and the default backend's post");
     assertTrue(history.getItems(1).getMessage().getFrom().equals("system:ops"));
+  }
+
+  @Test
+  void aBackendWakesAtMostItsCallBudgetOfEntities() {
+    String flooder = backendJwt("flooder", "backend", List.of(), List.of("group:*"), null);
+    int calls = 3 * CALL_BURST;
+    long started = System.nanoTime();
+    List<CompletionStage<StreamInfoReply>> flood = new ArrayList<>();
+    for (int i = 0; i < calls; i++) {
+      flood.add(info(flooder, "group:unknown-" + i)); // each one would wake a group entity
+    }
+    Map<String, Integer> outcomes = new java.util.TreeMap<>();
+    flood.forEach(c -> outcomes.merge(outcome(c), 1, Integer::sum));
+    long seconds = java.util.concurrent.TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - started) + 1;
+    int woken = outcomes.getOrDefault("NOT_FOUND", 0);
+    assertEquals(calls, woken + outcomes.getOrDefault("RATE_LIMITED", 0), outcomes::toString);
+    assertTrue(woken >= CALL_BURST && woken <= CALL_BURST + CALLS_PER_SECOND * seconds, outcomes::toString);
+    // other backends have budgets of their own
+    assertEquals(OK, outcome(info(RouterTestNode.BACKEND_TOKEN, "group:" + PRIVATE)));
   }
 
   // ------------------------------------------------------------------ calls
