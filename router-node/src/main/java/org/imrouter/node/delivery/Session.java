@@ -1,7 +1,10 @@
 package org.imrouter.node.delivery;
 
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -85,7 +88,11 @@ public final class Session extends AbstractBehavior<Session.Command> {
   private record WelcomeReady(UserEntity.Connected connected, List<GroupEntity.Info> groups, Throwable failure)
       implements Command {}
 
-  private record Answered(Kind kind, String ref, Reply reply, Throwable failure) implements Command {}
+  /** @param conversation the target of a send, null for other asks */
+  private record Answered(Kind kind, String ref, String conversation, Reply reply, Throwable failure) implements Command {}
+
+  /** A send held back until the one before it to the same conversation is answered. */
+  private record QueuedSend(String ref, Runnable dispatch) {}
 
   private record PageRead(String stream, StreamPages.Page page, Throwable failure) implements Command {}
 
@@ -163,6 +170,9 @@ public final class Session extends AbstractBehavior<Session.Command> {
   private Incoming heldBeforeWelcome;
   private boolean binary;
   private boolean closed;
+  // Per conversation with a send in flight, the later sends to it, not yet sent: one send per
+  // conversation is in flight at a time (guarantee 3 through hand-offs and timeouts).
+  private final Map<String, Deque<QueuedSend>> sendsWaiting = new HashMap<>();
 
   private Session(
       ActorContext<Command> ctx,
@@ -400,12 +410,43 @@ public final class Session extends AbstractBehavior<Session.Command> {
       return;
     }
     byte[] payload = send.getPayload().toByteArray();
-    if (target.get().kind() == Ids.Address.Kind.USER) {
-      ask(Kind.SEND, ref, ownEntity,
-          replyTo -> new UserEntity.SendDirect(ref, send.getTo(), contentType, send.getText(), payload, replyTo));
+    String conversation = send.getTo();
+    Runnable dispatch =
+        target.get().kind() == Ids.Address.Kind.USER
+            ? () -> ask(Kind.SEND, ref, conversation, ownEntity,
+                replyTo -> new UserEntity.SendDirect(ref, conversation, contentType, send.getText(), payload, replyTo))
+            : () -> ask(Kind.SEND, ref, conversation, deps.sharding().entityRefFor(GroupEntity.ENTITY_TYPE_KEY, target.get().id()),
+                replyTo -> new GroupEntity.Post(userId, ref, contentType, send.getText(), payload, replyTo));
+    Deque<QueuedSend> waiting = sendsWaiting.get(conversation);
+    if (waiting != null) {
+      waiting.add(new QueuedSend(ref, dispatch)); // an earlier send to it is unanswered
     } else {
-      ask(Kind.SEND, ref, deps.sharding().entityRefFor(GroupEntity.ENTITY_TYPE_KEY, target.get().id()),
-          replyTo -> new GroupEntity.Post(userId, ref, contentType, send.getText(), payload, replyTo));
+      sendsWaiting.put(conversation, new ArrayDeque<>());
+      dispatch.run();
+    }
+  }
+
+  /**
+   * A send to {@code conversation} was answered: the next one waiting goes out. When the answer
+   * says the send may not have been stored (no answer in time, UNAVAILABLE), every send waiting
+   * behind it is refused UNAVAILABLE without going out: the client resends them after it, in
+   * order, so a later send is never stored before an earlier one (docs/decisions/0010).
+   */
+  private void sendAnswered(String conversation, boolean mayBeLost) {
+    Deque<QueuedSend> waiting = sendsWaiting.get(conversation);
+    if (waiting == null) {
+      return;
+    }
+    if (mayBeLost) {
+      sendsWaiting.remove(conversation);
+      waiting.forEach(q -> error(q.ref(), ErrorCode.UNAVAILABLE, "an earlier send to this conversation was not answered, resend in order"));
+      return;
+    }
+    QueuedSend next = waiting.poll();
+    if (next == null) {
+      sendsWaiting.remove(conversation);
+    } else {
+      next.dispatch().run();
     }
   }
 
@@ -473,14 +514,34 @@ public final class Session extends AbstractBehavior<Session.Command> {
       String ref,
       org.apache.pekko.actor.typed.RecipientRef<T> target,
       java.util.function.Function<ActorRef<Reply>, T> command) {
-    ActorAsk.ask(getContext(), target, Reply.class, askTimeout, command, (reply, failure) -> new Answered(kind, ref, reply, failure));
+    ask(kind, ref, null, target, command);
+  }
+
+  /** @param conversation the target of a send (its answer lets the next send to it go out), else null */
+  private <T> void ask(
+      Kind kind,
+      String ref,
+      String conversation,
+      org.apache.pekko.actor.typed.RecipientRef<T> target,
+      java.util.function.Function<ActorRef<Reply>, T> command) {
+    ActorAsk.ask(
+        getContext(), target, Reply.class, askTimeout, command, (reply, failure) -> new Answered(kind, ref, conversation, reply, failure));
   }
 
   private Behavior<Command> onAnswered(Answered a) {
+    answer(a); // a send's answer goes out before the refusals or the next send behind it
+    if (a.conversation() != null) {
+      boolean mayBeLost = a.failure() != null || a.reply() instanceof Reply.Rejection r && r.code() == ErrorCode.UNAVAILABLE;
+      sendAnswered(a.conversation(), mayBeLost);
+    }
+    return this;
+  }
+
+  private void answer(Answered a) {
     if (a.failure() != null) {
       // no answer in time: storage is down or slow; a retry with the same id is safe
       error(a.ref(), ErrorCode.UNAVAILABLE, "no answer in time, retry later");
-      return this;
+      return;
     }
     Reply reply = a.reply();
     if (reply instanceof Reply.Rejection r) {
@@ -497,7 +558,6 @@ public final class Session extends AbstractBehavior<Session.Command> {
     } else if (reply instanceof Reply.Done && a.kind() == Kind.GROUP_OP) {
       send(ServerFrame.newBuilder().setResult(Result.newBuilder().setRequestId(a.ref()).setOk(true)).build());
     }
-    return this;
   }
 
   private Behavior<Command> onPageRead(PageRead read) {

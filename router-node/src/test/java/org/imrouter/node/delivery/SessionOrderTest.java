@@ -1,0 +1,164 @@
+package org.imrouter.node.delivery;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.typesafe.config.ConfigFactory;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.MemberStatus;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.apache.pekko.cluster.typed.Join;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
+import org.imrouter.node.config.RouterSettings;
+import org.imrouter.node.stream.Ids;
+import org.imrouter.node.stream.Reply;
+import org.imrouter.node.user.UserEntity;
+import org.imrouter.protocol.v1.ClientFrame;
+import org.imrouter.protocol.v1.Send;
+import org.imrouter.protocol.v1.ServerFrame;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Guarantee 3 (FIFO per sender per conversation) through lost answers. During a hand-off the
+ * shard region may drop a send and deliver the ones after it: the dropped send gets no answer,
+ * and a resend would land after later ones. A session therefore has one send per conversation in
+ * flight: later sends to it wait, go out when it is answered, and are refused UNAVAILABLE (never
+ * sent) when it may be lost, so the client resends them behind it in order.
+ *
+ * <p>The user's entity is a stub that hands every send to the test, which answers it or drops
+ * it, as a hand-off would.
+ */
+class SessionOrderTest {
+  private static final Duration ASK_TIMEOUT = Duration.ofSeconds(1);
+  private static final String USER = "alice";
+  /** How long any expected answer may take on a busy machine (the test waits on it, not for it). */
+  private static final Duration WAIT = Duration.ofSeconds(15);
+
+  private static ActorTestKit testKit;
+  private static TestProbe<UserEntity.SendDirect> entity;
+  private static Session.Deps deps;
+
+  @BeforeAll
+  static void start() {
+    testKit =
+        ActorTestKit.create(
+            "SessionOrderTest",
+            ConfigFactory.parseMap(Map.of("router.session.ask-timeout", ASK_TIMEOUT.toMillis() + "ms"))
+                .withFallback(ConfigFactory.load("entity-test")));
+    Cluster cluster = Cluster.get(testKit.system());
+    cluster.manager().tell(Join.create(cluster.selfMember().address()));
+    testKit.createTestProbe().awaitAssert(() -> {
+      assertEquals(MemberStatus.up(), cluster.selfMember().status());
+      return null;
+    });
+    entity = testKit.createTestProbe();
+    ClusterSharding sharding = ClusterSharding.get(testKit.system());
+    sharding.init(Entity.of(UserEntity.ENTITY_TYPE_KEY, ctx -> userStub()));
+    RouterSettings settings = RouterSettings.fromConfig(testKit.system().settings().config());
+    TestProbe<Gateway.Command> gateway = testKit.createTestProbe();
+    deps = new Session.Deps(settings, sharding, gateway.ref(), null, UserRateLimits.fromSettings(settings.limits()));
+  }
+
+  @AfterAll
+  static void stop() {
+    testKit.shutdownTestKit();
+  }
+
+  /** Registers any session with an empty inbox; hands every send to the test. */
+  private static Behavior<UserEntity.Command> userStub() {
+    return Behaviors.setup(ctx -> Behaviors.receiveMessage(command -> {
+      if (command instanceof UserEntity.Connect c) {
+        c.replyTo().tell(new UserEntity.Connected(ctx.getSelf(), 0, Map.of(), List.of()));
+      } else if (command instanceof UserEntity.SendDirect send) {
+        entity.ref().tell(send);
+      }
+      return Behaviors.same();
+    }));
+  }
+
+  /** A session of {@link #USER} whose output the probe gets, once welcomed. */
+  private static ActorRef<Session.Command> session(TestProbe<Session.Out> out) {
+    ActorRef<Session.Command> session =
+        testKit.spawn(Session.create(USER, UUID.randomUUID().toString(), out.ref(), deps, true));
+    assertTrue(frame(out, WAIT).hasWelcome());
+    return session;
+  }
+
+  private static void send(ActorRef<Session.Command> session, String clientMsgId, String to) {
+    ClientFrame frame = ClientFrame.newBuilder().setSend(Send.newBuilder().setClientMsgId(clientMsgId).setTo(to).setText(clientMsgId)).build();
+    session.tell(new Session.Incoming(testKit.<Session.Ack>createTestProbe().ref(), new Session.FromClient(frame, true)));
+  }
+
+  private static ServerFrame frame(TestProbe<Session.Out> out, Duration within) {
+    return ((Session.OutFrame) out.expectMessageClass(Session.OutFrame.class, within)).frame();
+  }
+
+  private static void accept(UserEntity.SendDirect send, long seq) {
+    send.replyTo().tell(new Reply.Accepted(send.clientMsgId(), Ids.INBOX, seq, "m" + seq, 0));
+  }
+
+  @Test
+  void aLaterSendToAConversationWaitsForTheEarlierOneAndIsRefusedWhenItIsLost() {
+    TestProbe<Session.Out> out = testKit.createTestProbe();
+    ActorRef<Session.Command> session = session(out);
+    send(session, "m1", "user:bob");
+    send(session, "m2", "user:bob"); // pipelined behind m1
+    send(session, "m3", "user:carol"); // another conversation: not held
+
+    // m3 was decoded after m2: had m2 gone out, the entity would have had it before m3
+    assertEquals("m1", entity.receiveMessage(WAIT).clientMsgId());
+    UserEntity.SendDirect m3 = entity.receiveMessage(WAIT);
+    assertEquals("m3", m3.clientMsgId());
+    accept(m3, 1);
+    assertEquals("m3", frame(out, WAIT).getAccepted().getClientMsgId());
+
+    // m1 is dropped (a hand-off): no answer in time, so m2 must not be stored before it
+    ServerFrame m1Lost = frame(out, WAIT);
+    assertEquals("m1", m1Lost.getError().getRef());
+    assertEquals("UNAVAILABLE", m1Lost.getError().getCode());
+    ServerFrame m2Refused = frame(out, WAIT);
+    assertEquals("m2", m2Refused.getError().getRef());
+    assertEquals("UNAVAILABLE", m2Refused.getError().getCode());
+
+    // the client resends in order: m1, then m2 behind it
+    send(session, "m1", "user:bob");
+    send(session, "m2", "user:bob");
+    UserEntity.SendDirect resent = entity.receiveMessage(WAIT);
+    assertEquals("m1", resent.clientMsgId(), "m2 was never sent: the next send the entity sees is m1 again");
+    accept(resent, 2);
+    assertEquals("m1", frame(out, WAIT).getAccepted().getClientMsgId());
+    UserEntity.SendDirect next = entity.receiveMessage(WAIT);
+    assertEquals("m2", next.clientMsgId());
+    accept(next, 3);
+    assertEquals("m2", frame(out, WAIT).getAccepted().getClientMsgId());
+    testKit.stop(session);
+  }
+
+  @Test
+  void aRefusalThatStoredNothingLetsTheNextSendGo() {
+    TestProbe<Session.Out> out = testKit.createTestProbe();
+    ActorRef<Session.Command> session = session(out);
+    send(session, "n1", "user:dave");
+    send(session, "n2", "user:dave");
+    UserEntity.SendDirect n1 = entity.receiveMessage(WAIT);
+    assertEquals("n1", n1.clientMsgId());
+    n1.replyTo().tell(Reply.reject(org.imrouter.node.stream.ErrorCode.TOO_LARGE, "too large"));
+    assertEquals("TOO_LARGE", frame(out, WAIT).getError().getCode());
+    UserEntity.SendDirect n2 = entity.receiveMessage(WAIT);
+    assertEquals("n2", n2.clientMsgId(), "a definite refusal is final: the next send goes out");
+    accept(n2, 4);
+    assertEquals("n2", frame(out, WAIT).getAccepted().getClientMsgId());
+    testKit.stop(session);
+  }
+}
