@@ -85,7 +85,7 @@ public final class RouterNode {
         Http.get(system)
             .newServerAt(settings.http().host(), settings.http().port())
             .withSettings(WebSocketRoute.serverSettings(system, settings.http()))
-            .bind(route.route())
+            .bindFlow(route.handler())
             .thenApply(b -> b.addToCoordinatedShutdown(UNBIND_DEADLINE, system));
     binding.whenComplete(
         (b, failure) -> {

@@ -22,7 +22,10 @@ public record RouterSettings(
     Grpc grpc,
     String clusterJoin) {
 
-  /** The WebSocket server: its connection cap, timeouts and keep-alive (see application.conf). */
+  /**
+   * The WebSocket server: its connection cap, timeouts and keep-alive, and the deadline and cap of
+   * connections not yet upgraded (see application.conf).
+   */
   public record Http(
       String host,
       int port,
@@ -30,12 +33,22 @@ public record RouterSettings(
       int backlog,
       Duration idleTimeout,
       Duration keepAliveInterval,
-      Duration deadPeerTimeout) {
+      Duration deadPeerTimeout,
+      Duration preAuthTimeout,
+      int preAuthConnections) {
     public Http {
       if (keepAliveInterval.compareTo(idleTimeout) >= 0 || keepAliveInterval.compareTo(deadPeerTimeout) >= 0) {
         throw new IllegalArgumentException(
             "router.http.keep-alive-interval must be shorter than idle-timeout and dead-peer-timeout,"
                 + " or healthy idle connections would be closed");
+      }
+      if (preAuthConnections < 1 || preAuthConnections >= maxConnections) {
+        throw new IllegalArgumentException(
+            "router.http.pre-auth-connections must be at least 1 and below max-connections,"
+                + " or connections that never authenticate could take every slot");
+      }
+      if (preAuthTimeout.isZero() || preAuthTimeout.isNegative()) {
+        throw new IllegalArgumentException("router.http.pre-auth-timeout must be positive");
       }
     }
   }
@@ -128,7 +141,9 @@ public record RouterSettings(
             c.getInt("http.backlog"),
             c.getDuration("http.idle-timeout"),
             c.getDuration("http.keep-alive-interval"),
-            c.getDuration("http.dead-peer-timeout")),
+            c.getDuration("http.dead-peer-timeout"),
+            c.getDuration("http.pre-auth-timeout"),
+            c.getInt("http.pre-auth-connections")),
         new Jwt(
             jwt.getString("algorithm"),
             jwt.getString("secret"),

@@ -5,7 +5,11 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import org.apache.pekko.NotUsed;
+import org.apache.pekko.http.javadsl.model.HttpRequest;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.settings.ServerSettings;
+import org.apache.pekko.stream.javadsl.Flow;
 import org.imrouter.node.config.RouterSettings;
 import scala.concurrent.duration.FiniteDuration;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -36,6 +40,7 @@ public final class WebSocketRoute extends AllDirectives {
   private final JwtVerifier jwt;
   private final Session.Deps deps;
   private final ClosingWebSocket webSocket;
+  private final PreAuthGuard preAuth;
   private final Set<ActorRef<Session.Command>> live = ConcurrentHashMap.newKeySet();
 
   public WebSocketRoute(ActorSystem<?> system, JwtVerifier jwt, Session.Deps deps) {
@@ -54,6 +59,15 @@ public final class WebSocketRoute extends AllDirectives {
     this.webSocket =
         new ClosingWebSocket(
             system, deps.settings().http().deadPeerTimeout(), new SessionStage(stageSettings));
+    this.preAuth = new PreAuthGuard(deps.settings().http().preAuthTimeout(), deps.settings().http().preAuthConnections());
+  }
+
+  /**
+   * What serves each connection of the WebSocket port: the route, behind the pre-auth deadline and
+   * cap ({@link PreAuthGuard}). One blueprint, materialized by Pekko HTTP per connection at accept.
+   */
+  public Flow<HttpRequest, HttpResponse, NotUsed> handler() {
+    return route().flow(system).via(preAuth);
   }
 
   public Route route() {
