@@ -79,7 +79,7 @@ public final class RouterNode {
             "gateway",
             Props.empty());
     JwtVerifier jwt = new JwtVerifier(settings.jwt());
-    WebSocketRoute route = new WebSocketRoute(system, jwt, new Session.Deps(settings, sharding, gateway, history, UserRateLimits.fromSettings(settings.limits())));
+    WebSocketRoute route = new WebSocketRoute(system, jwt, new Session.Deps(settings, sharding, gateway, history, UserRateLimits.fromSettings(settings.limits()), jwt));
 
     CompletionStage<ServerBinding> binding =
         Http.get(system)

@@ -124,6 +124,7 @@ public record RouterSettings(
     rates.put(LimitedFrame.READ, new Rate(limits.getInt("reads-per-second"), limits.getInt("read-burst")));
     rates.put(LimitedFrame.TYPING, new Rate(limits.getInt("typing-per-second"), limits.getInt("typing-burst")));
     rates.put(LimitedFrame.GROUP_OP, new Rate(limits.getInt("group-ops-per-second"), limits.getInt("group-op-burst")));
+    rates.put(LimitedFrame.REFRESH, new Rate(limits.getInt("refreshes-per-second"), limits.getInt("refresh-burst")));
     return rates;
   }
 

@@ -85,7 +85,7 @@ public final class WebSocketRoute extends AllDirectives {
                                     parameterOptional(
                                         "encoding",
                                         encoding -> {
-                                          Optional<String> user = jwt.verify(token(header, query));
+                                          Optional<JwtVerifier.ClientToken> user = jwt.verify(token(header, query));
                                           if (user.isEmpty()) {
                                             return respondWithHeader(
                                                 CHALLENGE,
@@ -126,13 +126,13 @@ public final class WebSocketRoute extends AllDirectives {
   }
 
   /** How the connection's stage starts its session (with the stage as the session's output). */
-  private SessionStage.Connector connection(String userId, boolean binary) {
+  private SessionStage.Connector connection(JwtVerifier.ClientToken token, boolean binary) {
     return new SessionStage.Connector() {
           @Override
           public ActorRef<Session.Command> start(ActorRef<Session.Out> out) {
             String sessionId = UUID.randomUUID().toString();
             ActorRef<Session.Command> session =
-                system.systemActorOf(Session.create(userId, sessionId, out, deps, binary), "session-" + sessionId, Props.empty());
+                system.systemActorOf(Session.create(token, sessionId, out, deps, binary), "session-" + sessionId, Props.empty());
             live.add(session);
             return session;
           }
