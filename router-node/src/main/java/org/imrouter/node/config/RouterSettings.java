@@ -82,7 +82,8 @@ public record RouterSettings(
       int outboundBuffer,
       long outboundBufferBytes,
       int syncMaxBytes,
-      Duration messageReadTimeout) {}
+      Duration messageReadTimeout,
+      Duration typingWindow) {}
 
   public record EntitySettings(
       int recentItems,
@@ -166,7 +167,8 @@ public record RouterSettings(
             limits.getInt("outbound-buffer"),
             limits.getBytes("outbound-buffer-bytes"),
             bytes(limits, "sync-max-bytes"),
-            limits.getDuration("message-read-timeout")),
+            limits.getDuration("message-read-timeout"),
+            limits.getDuration("typing-window")),
         new EntitySettings(
             entity.getInt("recent-items"),
             entity.getInt("dedup-entries"),

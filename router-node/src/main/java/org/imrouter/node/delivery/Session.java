@@ -474,7 +474,8 @@ public final class Session extends AbstractBehavior<Session.Command> {
       return;
     }
     if (target.get().kind() == Ids.Address.Kind.USER) {
-      deps.sharding().entityRefFor(UserEntity.ENTITY_TYPE_KEY, target.get().id()).tell(new UserEntity.TypingFrom(userId));
+      // through the user's own entity, which knows whom the user has a conversation with
+      ownEntity.tell(new UserEntity.TypingTo(target.get().id()));
     } else {
       deps.sharding().entityRefFor(GroupEntity.ENTITY_TYPE_KEY, target.get().id()).tell(new GroupEntity.TypingFrom(userId));
     }
