@@ -46,7 +46,9 @@ import org.imrouter.protocol.v1.Welcome;
  * One per connected device: the edge where client frames become entity commands and entity
  * replies and pushes become server frames. Registers with the user's entity (inbox pushes) and
  * the node's {@link Gateway} (group pushes), and registers again by itself when the user's
- * entity moves or restarts. Holds no stream data: everything it sends is durable elsewhere.
+ * entity moves or restarts. Holds no stream data: everything it sends is durable elsewhere. Lasts
+ * until the token it connected with expires (closed with 4401), unless a refresh frame brings a
+ * newer token of the same user first.
  */
 public final class Session extends AbstractBehavior<Session.Command> {
 

@@ -26,7 +26,8 @@ import org.imrouter.node.delivery.Session;
 
 /**
  * {@code GET /v1/ws}: checks the JWT before the upgrade (HTTP 401 and no WebSocket when it is
- * missing, malformed, badly signed or expired), then serves the connection with a {@link
+ * missing, malformed, badly signed or expired; a connection still without its upgrade after the
+ * pre-auth deadline is closed, see {@link PreAuthGuard}), then serves the connection with a {@link
  * SessionStage} and a new {@link Session}: incoming messages are decoded with backpressure (one
  * at a time, acked by the session), outgoing frames go through a bounded buffer that closes the
  * connection when a slow client lets it overflow.
