@@ -10,6 +10,8 @@ import java.nio.charset.StandardCharsets;
 import java.security.KeyFactory;
 import java.security.interfaces.RSAPublicKey;
 import java.security.spec.X509EncodedKeySpec;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.Base64;
 import java.util.Optional;
 import org.imrouter.node.config.RouterSettings;
@@ -22,8 +24,16 @@ import org.imrouter.node.stream.Ids;
  */
 public final class JwtVerifier {
   private final JWTVerifier verifier;
+  private final Duration leeway;
+
+  /**
+   * A valid client token: its user, and the instant until which the token verifies ({@code exp}
+   * plus the leeway), which is how long a session on it may last.
+   */
+  public record ClientToken(String userId, Instant validUntil) {}
 
   public JwtVerifier(RouterSettings.Jwt settings) {
+    this.leeway = settings.leeway();
     Algorithm algorithm =
         switch (settings.algorithm()) {
           case "HS256" -> Algorithm.HMAC256(settings.secret().getBytes(StandardCharsets.UTF_8));
@@ -41,9 +51,12 @@ public final class JwtVerifier {
     this.verifier = required.build();
   }
 
-  /** The user id of a valid token; empty for a missing, malformed, badly signed or expired one. */
-  public Optional<String> verify(String token) {
-    return decode(token).map(DecodedJWT::getSubject);
+  /**
+   * The user and validity of a valid client token (at connect and at an in-band refresh alike);
+   * empty for a missing, malformed, badly signed or expired one.
+   */
+  public Optional<ClientToken> verify(String token) {
+    return decode(token).map(jwt -> new ClientToken(jwt.getSubject(), jwt.getExpiresAtAsInstant().plus(leeway)));
   }
 
   /** The claims of a valid token whose subject is a valid id; empty otherwise. */

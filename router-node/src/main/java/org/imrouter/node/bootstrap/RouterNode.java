@@ -79,13 +79,13 @@ public final class RouterNode {
             "gateway",
             Props.empty());
     JwtVerifier jwt = new JwtVerifier(settings.jwt());
-    WebSocketRoute route = new WebSocketRoute(system, jwt, new Session.Deps(settings, sharding, gateway, history, UserRateLimits.fromSettings(settings.limits())));
+    WebSocketRoute route = new WebSocketRoute(system, jwt, new Session.Deps(settings, sharding, gateway, history, UserRateLimits.fromSettings(settings.limits()), jwt));
 
     CompletionStage<ServerBinding> binding =
         Http.get(system)
             .newServerAt(settings.http().host(), settings.http().port())
             .withSettings(WebSocketRoute.serverSettings(system, settings.http()))
-            .bind(route.route())
+            .bindFlow(route.handler())
             .thenApply(b -> b.addToCoordinatedShutdown(UNBIND_DEADLINE, system));
     binding.whenComplete(
         (b, failure) -> {

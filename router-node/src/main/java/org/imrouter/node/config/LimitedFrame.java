@@ -7,5 +7,7 @@ public enum LimitedFrame {
   READ,
   TYPING,
   /** createGroup, addMembers, removeMembers, leaveGroup, setRole */
-  GROUP_OP
+  GROUP_OP,
+  /** in-band token refresh (each one verifies a JWT) */
+  REFRESH
 }

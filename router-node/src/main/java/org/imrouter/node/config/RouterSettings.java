@@ -22,7 +22,10 @@ public record RouterSettings(
     Grpc grpc,
     String clusterJoin) {
 
-  /** The WebSocket server: its connection cap, timeouts and keep-alive (see application.conf). */
+  /**
+   * The WebSocket server: its connection cap, timeouts and keep-alive, and the deadline and cap of
+   * connections not yet upgraded (see application.conf).
+   */
   public record Http(
       String host,
       int port,
@@ -30,12 +33,22 @@ public record RouterSettings(
       int backlog,
       Duration idleTimeout,
       Duration keepAliveInterval,
-      Duration deadPeerTimeout) {
+      Duration deadPeerTimeout,
+      Duration preAuthTimeout,
+      int preAuthConnections) {
     public Http {
       if (keepAliveInterval.compareTo(idleTimeout) >= 0 || keepAliveInterval.compareTo(deadPeerTimeout) >= 0) {
         throw new IllegalArgumentException(
             "router.http.keep-alive-interval must be shorter than idle-timeout and dead-peer-timeout,"
                 + " or healthy idle connections would be closed");
+      }
+      if (preAuthConnections < 1 || preAuthConnections >= maxConnections) {
+        throw new IllegalArgumentException(
+            "router.http.pre-auth-connections must be at least 1 and below max-connections,"
+                + " or connections that never authenticate could take every slot");
+      }
+      if (preAuthTimeout.isZero() || preAuthTimeout.isNegative()) {
+        throw new IllegalArgumentException("router.http.pre-auth-timeout must be positive");
       }
     }
   }
@@ -69,7 +82,8 @@ public record RouterSettings(
       int outboundBuffer,
       long outboundBufferBytes,
       int syncMaxBytes,
-      Duration messageReadTimeout) {}
+      Duration messageReadTimeout,
+      Duration typingWindow) {}
 
   public record EntitySettings(
       int recentItems,
@@ -115,6 +129,7 @@ public record RouterSettings(
     rates.put(LimitedFrame.READ, new Rate(limits.getInt("reads-per-second"), limits.getInt("read-burst")));
     rates.put(LimitedFrame.TYPING, new Rate(limits.getInt("typing-per-second"), limits.getInt("typing-burst")));
     rates.put(LimitedFrame.GROUP_OP, new Rate(limits.getInt("group-ops-per-second"), limits.getInt("group-op-burst")));
+    rates.put(LimitedFrame.REFRESH, new Rate(limits.getInt("refreshes-per-second"), limits.getInt("refresh-burst")));
     return rates;
   }
 
@@ -132,7 +147,9 @@ public record RouterSettings(
             c.getInt("http.backlog"),
             c.getDuration("http.idle-timeout"),
             c.getDuration("http.keep-alive-interval"),
-            c.getDuration("http.dead-peer-timeout")),
+            c.getDuration("http.dead-peer-timeout"),
+            c.getDuration("http.pre-auth-timeout"),
+            c.getInt("http.pre-auth-connections")),
         new Jwt(
             jwt.getString("algorithm"),
             jwt.getString("secret"),
@@ -154,7 +171,8 @@ public record RouterSettings(
             limits.getInt("outbound-buffer"),
             limits.getBytes("outbound-buffer-bytes"),
             bytes(limits, "sync-max-bytes"),
-            limits.getDuration("message-read-timeout")),
+            limits.getDuration("message-read-timeout"),
+            limits.getDuration("typing-window")),
         new EntitySettings(
             entity.getInt("recent-items"),
             entity.getInt("dedup-per-sender"),

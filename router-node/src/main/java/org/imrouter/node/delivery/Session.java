@@ -1,6 +1,7 @@
 package org.imrouter.node.delivery;
 
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -19,6 +20,7 @@ import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
+import org.imrouter.node.auth.JwtVerifier;
 import org.imrouter.node.config.LimitedFrame;
 import org.imrouter.node.config.RouterSettings;
 import org.imrouter.node.group.GroupEntity;
@@ -47,7 +49,9 @@ import org.imrouter.protocol.v1.Welcome;
  * One per connected device: the edge where client frames become entity commands and entity
  * replies and pushes become server frames. Registers with the user's entity (inbox pushes) and
  * the node's {@link Gateway} (group pushes), and registers again by itself when the user's
- * entity moves or restarts. Holds no stream data: everything it sends is durable elsewhere.
+ * entity moves or restarts. Holds no stream data: everything it sends is durable elsewhere. Lasts
+ * until the token it connected with expires (closed with 4401), unless a refresh frame brings a
+ * newer token of the same user first.
  */
 public final class Session extends AbstractBehavior<Session.Command> {
 
@@ -105,6 +109,11 @@ public final class Session extends AbstractBehavior<Session.Command> {
     INSTANCE
   }
 
+  /** Time to look whether the session's token has expired. */
+  private enum TokenCheck implements Command {
+    INSTANCE
+  }
+
   private enum Kind {
     SEND,
     SYNC,
@@ -129,6 +138,11 @@ public final class Session extends AbstractBehavior<Session.Command> {
     public static final int SLOW_CONSUMER = 4008;
     /** Too many connections for this user. */
     public static final int TOO_MANY_CONNECTIONS = 4029;
+    /**
+     * The session's token expired (its exp plus router.jwt.leeway passed) and no refresh frame
+     * brought a newer one: reconnect with a fresh token.
+     */
+    public static final int TOKEN_EXPIRED = 4401;
 
     private CloseCodes() {}
   }
@@ -139,10 +153,13 @@ public final class Session extends AbstractBehavior<Session.Command> {
       ClusterSharding sharding,
       ActorRef<Gateway.Command> gateway,
       HistoryReader history,
-      UserRateLimits rateLimits) {}
+      UserRateLimits rateLimits,
+      JwtVerifier jwt) {}
 
-  public static Behavior<Command> create(String userId, String sessionId, ActorRef<Out> out, Deps deps, boolean binary) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new Session(ctx, timers, userId, sessionId, out, deps, binary)));
+  /** A session of {@code token}'s user, which lasts until the token expires unless refreshed. */
+  public static Behavior<Command> create(
+      JwtVerifier.ClientToken token, String sessionId, ActorRef<Out> out, Deps deps, boolean binary) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new Session(ctx, timers, token, sessionId, out, deps, binary)));
   }
 
   private final TimerScheduler<Command> timers;
@@ -173,18 +190,21 @@ public final class Session extends AbstractBehavior<Session.Command> {
   // Per conversation with a send in flight, the later sends to it, not yet sent: one send per
   // conversation is in flight at a time (guarantee 3 through hand-offs and timeouts).
   private final Map<String, Deque<QueuedSend>> sendsWaiting = new HashMap<>();
+  // when the token the session runs on stops being valid: set at connect, moved by a refresh
+  private Instant tokenValidUntil;
 
   private Session(
       ActorContext<Command> ctx,
       TimerScheduler<Command> timers,
-      String userId,
+      JwtVerifier.ClientToken token,
       String sessionId,
       ActorRef<Out> out,
       Deps deps,
       boolean binary) {
     super(ctx);
     this.timers = timers;
-    this.userId = userId;
+    this.userId = token.userId();
+    this.tokenValidUntil = token.validUntil();
     this.sessionId = sessionId;
     this.out = out;
     this.deps = deps;
@@ -196,6 +216,7 @@ public final class Session extends AbstractBehavior<Session.Command> {
     this.joinSettledRef = ctx.messageAdapter(Gateway.JoinSettled.class, j -> new JoinSettled(j.groupId()));
     this.rates = deps.rateLimits().attach(userId);
     RouterMetrics.connectionOpened();
+    scheduleTokenCheck();
     connect();
   }
 
@@ -236,6 +257,7 @@ public final class Session extends AbstractBehavior<Session.Command> {
           connect();
           return this;
         })
+        .onMessageEquals(TokenCheck.INSTANCE, this::onTokenCheck)
         .build();
   }
 
@@ -384,6 +406,7 @@ public final class Session extends AbstractBehavior<Session.Command> {
       }
       case TYPING -> onTyping(f.getTyping().getTo());
       case PING -> send(ServerFrame.newBuilder().setPong(Pong.newBuilder().setNonce(f.getPing().getNonce())).build());
+      case REFRESH -> onRefresh(f.getRefresh());
       default -> error("", ErrorCode.BAD_FRAME, "empty or unknown frame");
     }
     return this;
@@ -503,10 +526,58 @@ public final class Session extends AbstractBehavior<Session.Command> {
       return;
     }
     if (target.get().kind() == Ids.Address.Kind.USER) {
-      deps.sharding().entityRefFor(UserEntity.ENTITY_TYPE_KEY, target.get().id()).tell(new UserEntity.TypingFrom(userId));
+      // through the user's own entity, which knows whom the user has a conversation with
+      ownEntity.tell(new UserEntity.TypingTo(target.get().id()));
     } else {
       deps.sharding().entityRefFor(GroupEntity.ENTITY_TYPE_KEY, target.get().id()).tell(new GroupEntity.TypingFrom(userId));
     }
+  }
+
+  // ------------------------------------------------------------------ token expiry
+
+  /**
+   * A new token for this session: verified like a connect token and for the same user, it moves
+   * the session's end to its own expiry; otherwise the session keeps the old one. Rate-limited
+   * before verifying, which is the costly part (an RSA check under RS256).
+   */
+  private void onRefresh(org.imrouter.protocol.v1.Refresh refresh) {
+    String ref = refresh.getRequestId();
+    if (ref.isEmpty() || ref.length() > MAX_REF_LENGTH) {
+      error(ref, ErrorCode.BAD_FRAME, "requestId is required (at most " + MAX_REF_LENGTH + " characters)");
+      return;
+    }
+    if (overRate(LimitedFrame.REFRESH, ref)) {
+      return;
+    }
+    var token = deps.jwt().verify(refresh.getToken());
+    if (token.isEmpty()) {
+      error(ref, ErrorCode.UNAUTHENTICATED, "missing, invalid or expired token");
+      return;
+    }
+    if (!token.get().userId().equals(userId)) {
+      error(ref, ErrorCode.FORBIDDEN, "the token is for another user");
+      return;
+    }
+    tokenValidUntil = token.get().validUntil();
+    scheduleTokenCheck();
+    send(ServerFrame.newBuilder().setResult(Result.newBuilder().setRequestId(ref).setOk(true)).build());
+  }
+
+  /** (Re)starts the timer that closes the session when its token expires. */
+  private void scheduleTokenCheck() {
+    Duration left = Duration.between(Instant.now(), tokenValidUntil);
+    // Pekko's scheduler takes delays up to about 248 days; a token valid for longer is looked at
+    // again after the cap
+    Duration delay = left.isNegative() ? Duration.ZERO : left.compareTo(MAX_TIMER) > 0 ? MAX_TIMER : left;
+    timers.startSingleTimer(TOKEN_TIMER, TokenCheck.INSTANCE, delay);
+  }
+
+  private Behavior<Command> onTokenCheck() {
+    if (Instant.now().isBefore(tokenValidUntil)) {
+      scheduleTokenCheck();
+      return this;
+    }
+    return close(CloseCodes.TOKEN_EXPIRED, "token expired: reconnect with a new one, or refresh before it expires");
   }
 
   private <T> void ask(
@@ -657,5 +728,7 @@ public final class Session extends AbstractBehavior<Session.Command> {
 
   private static final int MAX_REF_LENGTH = 128;
   private static final String JOIN_TIMER = "join-settled";
+  private static final String TOKEN_TIMER = "token-expiry";
+  private static final Duration MAX_TIMER = Duration.ofDays(1);
   private static final String DEFAULT_CONTENT_TYPE = "text/plain";
 }

@@ -43,6 +43,7 @@ import org.imrouter.node.stream.Sized;
 import org.imrouter.node.stream.StreamItem;
 import org.imrouter.node.stream.StreamPages;
 import org.imrouter.node.stream.TransferAck;
+import org.imrouter.node.stream.TypingWindow;
 import org.imrouter.node.stream.WriteBuffer;
 import org.imrouter.node.user.UserEntity;
 import org.imrouter.protocol.persist.GroupCreated;
@@ -335,6 +336,8 @@ public final class GroupEntity {
     // commands not yet written.
     private final Set<ActorRef<Feed>> gateways = new HashSet<>();
     private final WriteBuffer<Command> buffer;
+    // never stored: coalesces each member's typing to one notice per window (router.limits)
+    private final TypingWindow typingWindow;
     private long lastActivity;
 
     Logic(
@@ -361,6 +364,7 @@ public final class GroupEntity {
       this.buffer = new WriteBuffer<>(
               settings.entity().maxBatch(), settings.entity().maxBatchBytes(), () -> ctx.getSelf().tell(Flush.INSTANCE));
       this.lastActivity = clock.millis();
+      this.typingWindow = new TypingWindow(settings.limits().typingWindow(), clock);
     }
 
     @Override
@@ -418,7 +422,8 @@ public final class GroupEntity {
         return Effect().none();
       }
       if (command instanceof TypingFrom typing) {
-        if (state.isMember(typing.from())) {
+        // coalesced here, before the fan-out, so a burst never queues ahead of items at gateways
+        if (state.isMember(typing.from()) && typingWindow.pass(typing.from())) {
           FeedTyping feed = new FeedTyping(groupId, typing.from());
           gateways.forEach(g -> g.tell(feed));
         }

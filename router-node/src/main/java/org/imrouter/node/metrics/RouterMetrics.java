@@ -30,6 +30,14 @@ public final class RouterMetrics {
     CONNECTIONS.decrement();
   }
 
+  /**
+   * A connection closed before its WebSocket upgrade: {@code reason} "deadline" (the pre-auth
+   * deadline passed) or "evicted" (a newer connection needed its pre-auth slot).
+   */
+  public static void preAuthClosed(String reason) {
+    Kamon.counter("router.connections.pre-auth-closed").withTag("reason", reason).increment();
+  }
+
   public static void frameIn() {
     FRAMES_IN.increment();
   }

@@ -40,6 +40,7 @@ import org.imrouter.node.stream.Sized;
 import org.imrouter.node.stream.StreamItem;
 import org.imrouter.node.stream.StreamPages;
 import org.imrouter.node.stream.TransferAck;
+import org.imrouter.node.stream.TypingWindow;
 import org.imrouter.node.stream.WriteBuffer;
 import org.imrouter.protocol.persist.DirectReceived;
 import org.imrouter.protocol.persist.DirectSent;
@@ -143,7 +144,17 @@ public final class UserEntity {
   /** Replies the inbox's last seq. */
   public record GetLastSeq(ActorRef<Long> replyTo) implements Command {}
 
-  /** Ephemeral: {@code from} is typing to this user; pushed to the sessions, never stored. */
+  /**
+   * Ephemeral: this user is typing to user {@code to}. Passed on as {@link TypingFrom} only when
+   * the two have a conversation (one has sent the other a message) and not more than once per
+   * typing window; otherwise dropped without an answer. Never stored.
+   */
+  public record TypingTo(String to) implements Command {}
+
+  /**
+   * Ephemeral: {@code from} is typing to this user, as checked and coalesced by {@code from}'s
+   * entity ({@link TypingTo}); pushed to the sessions, never stored.
+   */
   public record TypingFrom(String from) implements Command {}
 
   /** The recipient of one of our transfers confirms what it has stored. */
@@ -215,6 +226,15 @@ public final class UserEntity {
 
     public long cursor(String stream) {
       return cursors.get(stream).getOrElse(0L);
+    }
+
+    /**
+     * Whether this user and {@code other} have a conversation: this user sent them a message (a
+     * counter of the outbox) or received one from them (a transfer counter of the inbox).
+     */
+    public boolean isPeer(String other) {
+      return !other.equals(userId)
+          && (outbox.next().containsKey(other) || received.containsKey(Ids.userConversation(other)));
     }
 
     /** The state after {@code event}, which becomes item {@code lastSeq + 1}. */
@@ -335,6 +355,7 @@ public final class UserEntity {
     private final Set<ActorRef<Push>> followers = new HashSet<>();
     private final WriteBuffer<Command> buffer;
     private final AckTracker acks;
+    private final TypingWindow typingWindow;
     private long lastActivity;
 
     Logic(
@@ -363,6 +384,7 @@ public final class UserEntity {
       this.buffer = new WriteBuffer<>(
               settings.entity().maxBatch(), settings.entity().maxBatchBytes(), () -> ctx.getSelf().tell(Flush.INSTANCE));
       this.lastActivity = clock.millis();
+      this.typingWindow = new TypingWindow(settings.limits().typingWindow(), clock);
       timers.startTimerWithFixedDelay(Tick.INSTANCE, settings.entity().transferRetry());
     }
 
@@ -443,6 +465,17 @@ public final class UserEntity {
           return Effect().none();
         }
         return Effect().stop();
+      }
+      if (command instanceof TypingTo typing) {
+        // Dropped without an answer when the two have no conversation: typing is a best-effort
+        // signal with no id to answer to, an error would cost every typing frame a round trip to
+        // this entity, and a client typing into a new conversation races its own first message
+        // (typing can overtake it), which must not show up as an error. Checked here, on the
+        // sender's side, so a stranger's typing never even wakes the recipient's entity.
+        if (state.isPeer(typing.to()) && typingWindow.pass(typing.to())) {
+          sharding.entityRefFor(ENTITY_TYPE_KEY, typing.to()).tell(new TypingFrom(userId));
+        }
+        return Effect().none();
       }
       if (command instanceof TypingFrom typing) {
         push(new Push.Typing(typing.from(), Ids.userConversation(typing.from())));

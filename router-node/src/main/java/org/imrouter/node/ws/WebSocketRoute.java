@@ -5,7 +5,11 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import org.apache.pekko.NotUsed;
+import org.apache.pekko.http.javadsl.model.HttpRequest;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.settings.ServerSettings;
+import org.apache.pekko.stream.javadsl.Flow;
 import org.imrouter.node.config.RouterSettings;
 import scala.concurrent.duration.FiniteDuration;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -22,7 +26,8 @@ import org.imrouter.node.delivery.Session;
 
 /**
  * {@code GET /v1/ws}: checks the JWT before the upgrade (HTTP 401 and no WebSocket when it is
- * missing, malformed, badly signed or expired), then serves the connection with a {@link
+ * missing, malformed, badly signed or expired; a connection still without its upgrade after the
+ * pre-auth deadline is closed, see {@link PreAuthGuard}), then serves the connection with a {@link
  * SessionStage} and a new {@link Session}: incoming messages are decoded with backpressure (one
  * at a time, acked by the session), outgoing frames go through a bounded buffer that closes the
  * connection when a slow client lets it overflow.
@@ -36,6 +41,7 @@ public final class WebSocketRoute extends AllDirectives {
   private final JwtVerifier jwt;
   private final Session.Deps deps;
   private final ClosingWebSocket webSocket;
+  private final PreAuthGuard preAuth;
   private final Set<ActorRef<Session.Command>> live = ConcurrentHashMap.newKeySet();
 
   public WebSocketRoute(ActorSystem<?> system, JwtVerifier jwt, Session.Deps deps) {
@@ -54,6 +60,15 @@ public final class WebSocketRoute extends AllDirectives {
     this.webSocket =
         new ClosingWebSocket(
             system, deps.settings().http().deadPeerTimeout(), new SessionStage(stageSettings));
+    this.preAuth = new PreAuthGuard(deps.settings().http().preAuthTimeout(), deps.settings().http().preAuthConnections());
+  }
+
+  /**
+   * What serves each connection of the WebSocket port: the route, behind the pre-auth deadline and
+   * cap ({@link PreAuthGuard}). One blueprint, materialized by Pekko HTTP per connection at accept.
+   */
+  public Flow<HttpRequest, HttpResponse, NotUsed> handler() {
+    return route().flow(system).via(preAuth);
   }
 
   public Route route() {
@@ -71,7 +86,7 @@ public final class WebSocketRoute extends AllDirectives {
                                     parameterOptional(
                                         "encoding",
                                         encoding -> {
-                                          Optional<String> user = jwt.verify(token(header, query));
+                                          Optional<JwtVerifier.ClientToken> user = jwt.verify(token(header, query));
                                           if (user.isEmpty()) {
                                             return respondWithHeader(
                                                 CHALLENGE,
@@ -112,13 +127,13 @@ public final class WebSocketRoute extends AllDirectives {
   }
 
   /** How the connection's stage starts its session (with the stage as the session's output). */
-  private SessionStage.Connector connection(String userId, boolean binary) {
+  private SessionStage.Connector connection(JwtVerifier.ClientToken token, boolean binary) {
     return new SessionStage.Connector() {
           @Override
           public ActorRef<Session.Command> start(ActorRef<Session.Out> out) {
             String sessionId = UUID.randomUUID().toString();
             ActorRef<Session.Command> session =
-                system.systemActorOf(Session.create(userId, sessionId, out, deps, binary), "session-" + sessionId, Props.empty());
+                system.systemActorOf(Session.create(token, sessionId, out, deps, binary), "session-" + sessionId, Props.empty());
             live.add(session);
             return session;
           }

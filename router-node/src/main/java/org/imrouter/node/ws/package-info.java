@@ -1,5 +1,6 @@
 /**
- * The WebSocket transport: the {@code /v1/ws} route with JWT auth before the upgrade, frame
+ * The WebSocket transport: the {@code /v1/ws} route with JWT auth before the upgrade (within a
+ * deadline, and with a cap on connections still waiting for their upgrade), frame
  * encoding (protobuf in binary messages, canonical JSON in text messages), size limits, and
  * connection close with specific close codes. Calls into delivery; nothing calls back into it.
  */

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.ConfigFactory;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -18,6 +19,7 @@ import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Join;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
+import org.imrouter.node.auth.JwtVerifier;
 import org.imrouter.node.config.RouterSettings;
 import org.imrouter.node.stream.Ids;
 import org.imrouter.node.stream.Reply;
@@ -67,7 +69,9 @@ class SessionOrderTest {
     sharding.init(Entity.of(UserEntity.ENTITY_TYPE_KEY, ctx -> userStub()));
     RouterSettings settings = RouterSettings.fromConfig(testKit.system().settings().config());
     TestProbe<Gateway.Command> gateway = testKit.createTestProbe();
-    deps = new Session.Deps(settings, sharding, gateway.ref(), null, UserRateLimits.fromSettings(settings.limits()));
+    // no refresh frames here: the verifier is the node's, built from the same settings
+    deps = new Session.Deps(
+        settings, sharding, gateway.ref(), null, UserRateLimits.fromSettings(settings.limits()), new JwtVerifier(settings.jwt()));
   }
 
   @AfterAll
@@ -90,7 +94,8 @@ class SessionOrderTest {
   /** A session of {@link #USER} whose output the probe gets, once welcomed. */
   private static ActorRef<Session.Command> session(TestProbe<Session.Out> out) {
     ActorRef<Session.Command> session =
-        testKit.spawn(Session.create(USER, UUID.randomUUID().toString(), out.ref(), deps, true));
+        testKit.spawn(Session.create(
+            new JwtVerifier.ClientToken(USER, Instant.now().plus(Duration.ofHours(1))), UUID.randomUUID().toString(), out.ref(), deps, true));
     assertTrue(frame(out, WAIT).hasWelcome());
     return session;
   }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.Map;
 import java.util.function.IntFunction;
 import org.imrouter.node.testkit.RouterTestNode;
+import org.imrouter.node.testkit.Tokens;
 import org.imrouter.node.testkit.WsClient;
 import org.imrouter.protocol.v1.ServerFrame;
 import org.junit.jupiter.api.AfterAll;
@@ -30,8 +31,8 @@ class RateLimitTest {
   @BeforeAll
   static void start() {
     Map<String, Object> limits = new java.util.HashMap<>();
-    for (String kind : new String[] {"send", "sync", "read", "typing", "group-op"}) {
-      String plural = kind.equals("typing") ? "typing" : kind + "s";
+    for (String kind : new String[] {"send", "sync", "read", "typing", "group-op", "refresh"}) {
+      String plural = kind.equals("typing") ? "typing" : kind.equals("refresh") ? "refreshes" : kind + "s";
       limits.put("router.limits." + plural + "-per-second", RATE);
       limits.put("router.limits." + kind + "-burst", BURST);
     }
@@ -102,7 +103,7 @@ class RateLimitTest {
   }
 
   @Test
-  void syncsReadsTypingAndGroupOperationsAreLimitedToo() {
+  void syncsReadsTypingGroupOperationsAndRefreshesAreLimitedToo() {
     try (WsClient c = connect("rl-all")) {
       c.sendJson(send("one"));
       c.expectAccepted("one");
@@ -117,6 +118,9 @@ class RateLimitTest {
           "group operation",
           flood(c, i -> "{\"createGroup\":{\"requestId\":\"g" + i + "\",\"groupId\":\"rl-g" + i + "\",\"title\":\"t\"}}", 4),
           started);
+      String token = Tokens.valid("rl-all");
+      started = System.nanoTime();
+      assertBounded("refresh", flood(c, i -> "{\"refresh\":{\"requestId\":\"f" + i + "\",\"token\":\"" + token + "\"}}", 5), started);
     }
   }
 

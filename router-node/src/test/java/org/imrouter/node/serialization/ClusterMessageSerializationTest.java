@@ -75,6 +75,7 @@ class ClusterMessageSerializationTest {
         new UserEntity.Follow(ref(), ref()),
         new UserEntity.GetLastSeq(ref()),
         new UserEntity.Following(7, ref()),
+        new UserEntity.TypingTo("bob"),
         new UserEntity.TypingFrom("alice"),
         new UserEntity.TransferAcked(new TransferAck("bob", 4, true)),
         UserEntity.Stop.INSTANCE,

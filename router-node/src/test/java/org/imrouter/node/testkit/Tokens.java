@@ -17,6 +17,11 @@ public final class Tokens {
     return JWT.create().withSubject(user).withExpiresAt(Instant.now().plus(1, ChronoUnit.HOURS)).sign(hs256(SECRET));
   }
 
+  /** A token whose exp is {@code lifetime} from now (JWT exp has whole seconds: it is cut down to one). */
+  public static String expiringIn(String user, java.time.Duration lifetime) {
+    return JWT.create().withSubject(user).withExpiresAt(Instant.now().plus(lifetime)).sign(hs256(SECRET));
+  }
+
   public static String expired(String user) {
     return JWT.create().withSubject(user).withExpiresAt(Instant.now().minus(1, ChronoUnit.HOURS)).sign(hs256(SECRET));
   }

@@ -606,6 +606,27 @@ public class UserEntityTest {
     assertEquals(3, alice.getState().lastSeq());
   }
 
+  @Test
+  void typingGoesOnlyToUsersWithAConversationAndAtMostOncePerWindow() {
+    Peer bob = peer("bob"); // alice wrote to bob
+    Peer carol = peer("carol"); // carol wrote to alice
+    Peer stranger = peer("stranger");
+    alice.<Reply>runCommand(r -> send("c1", bob.address(), "hi", r));
+    bob.expectDeliver();
+    alice.<TransferAck>runCommand(ack -> deliver(carol.id(), 1, "m1", ack));
+
+    alice.runCommand(new UserEntity.TypingTo(stranger.id()));
+    alice.runCommand(new UserEntity.TypingTo(bob.id()));
+    alice.runCommand(new UserEntity.TypingTo(bob.id())); // within the typing window: coalesced
+    alice.runCommand(new UserEntity.TypingTo(carol.id()));
+
+    bob.probe().expectMessage(new UserEntity.TypingFrom(USER));
+    carol.probe().expectMessage(new UserEntity.TypingFrom(USER));
+    bob.probe().expectNoMessage();
+    stranger.probe().expectNoMessage();
+    assertEquals(2, alice.getState().lastSeq(), "typing is never stored");
+  }
+
   // ------------------------------------------------------------------ recovery
 
   @Test
