@@ -53,6 +53,9 @@ final class RouterCluster implements AutoCloseable {
   }
 
   /** One router JVM and its ports, all on 127.0.0.1. */
+  /** System property of the test JVM: extra JVM options for every router node it starts. */
+  static final String NODE_JVM_OPTIONS = "router.test.node-jvm-options";
+
   record Node(int id, int http, int grpc, int management, int metrics, int clusterPort, Process process, Path log) {
     URI ws(String user) {
       return URI.create(wsBase() + "?access_token=" + Tokens.valid(user));
@@ -118,6 +121,12 @@ final class RouterCluster implements AutoCloseable {
     if (logback != null) {
       // the node's production logging (INFO, with cluster and sharding events), not the test one
       command.add("-Dlogback.configurationFile=" + logback);
+    }
+    // settings to try on every node without changing the shipped defaults, e.g. failure-detector
+    // and Split Brain Resolver timings: -Drouter.test.node-jvm-options="-Dpekko.… -Dpekko.…"
+    String extra = System.getProperty(NODE_JVM_OPTIONS, "").trim();
+    if (!extra.isEmpty()) {
+      command.addAll(List.of(extra.split("\\s+")));
     }
     command.add("-cp");
     command.add(System.getProperty("java.class.path"));
