@@ -18,10 +18,10 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.apache.pekko.Done;
-import org.apache.pekko.grpc.GrpcClientSettings;
 import org.apache.pekko.stream.javadsl.Sink;
 import org.apache.pekko.stream.javadsl.SinkQueueWithCancel;
 import org.apache.pekko.stream.javadsl.Source;
+import org.imrouter.node.testkit.IngressCalls;
 import org.imrouter.node.testkit.RouterTestNode;
 import org.imrouter.node.testkit.Tokens;
 import org.imrouter.node.testkit.WsClient;
@@ -67,9 +67,7 @@ class IngressSubscribeTest {
     node =
         new RouterTestNode(
             "ingress_subscribe", Map.of("router.entity.recent-items", RECENT_ITEMS, "router.grpc.page-size", PAGE_SIZE));
-    client =
-        IngressClient.create(
-            GrpcClientSettings.connectToServiceAt("127.0.0.1", node.grpcPort(), node.system()).withTls(false), node.system());
+    client = IngressCalls.client(node);
   }
 
   @AfterAll
@@ -81,13 +79,7 @@ class IngressSubscribeTest {
   // ------------------------------------------------------------------ helpers
 
   private static <T> T await(CompletionStage<T> stage) {
-    try {
-      return stage.toCompletableFuture().get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
-    } catch (ExecutionException e) {
-      throw new AssertionError("call failed: " + Status.fromThrowable(e.getCause()), e.getCause());
-    } catch (InterruptedException | TimeoutException e) {
-      throw new AssertionError("no answer in " + TIMEOUT, e);
-    }
+    return IngressCalls.await(stage);
   }
 
   private static CompletionStage<PublishReply> publish(String to, String as, String key, String text) {
