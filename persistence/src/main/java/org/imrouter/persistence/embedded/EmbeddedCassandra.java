@@ -185,8 +185,8 @@ public final class EmbeddedCassandra implements CassandraEndpoint, AutoCloseable
         Process process = builder.start();
         EmbeddedCassandra cassandra = new EmbeddedCassandra(settings, process, freshDirectory, startedAtNanos);
         Runtime.getRuntime().addShutdownHook(cassandra.shutdownHook);
-        log.info("Started Cassandra (pid {}) in {} on native port {}, storage port {}{}",
-                process.pid(), dataDir, settings.nativePort(), settings.storagePort(),
+        log.info("Started Cassandra (pid {}) in {} on native port {}, storage port {}, commit-log sync {}{}",
+                process.pid(), dataDir, settings.nativePort(), settings.storagePort(), settings.commitLogSync(),
                 settings.throwaway() ? " (throwaway)" : "");
         return cassandra;
     }
@@ -338,7 +338,7 @@ public final class EmbeddedCassandra implements CassandraEndpoint, AutoCloseable
 
     static String cassandraYaml(Settings settings) {
         Path dir = settings.dataDir();
-        return String.join("\n",
+        List<String> lines = new ArrayList<>(List.of(
                 "# Written by EmbeddedCassandra at every start; edits are overwritten.",
                 "cluster_name: " + yamlString(settings.clusterName()),
                 "num_tokens: 1",
@@ -354,9 +354,6 @@ public final class EmbeddedCassandra implements CassandraEndpoint, AutoCloseable
                 // no port here: a seed port different from storage_port means 'Unable to gossip with any peers'
                 "      - seeds: \"" + settings.seeds() + "\"",
                 "endpoint_snitch: SimpleSnitch",
-                // acknowledged writes reach the commit log at once and are synced every 10 s
-                "commitlog_sync: periodic",
-                "commitlog_sync_period: 10000ms",
                 // Memtables get Cassandra's default share, a quarter of the heap: at 64 MiB they
                 // were flushed every few MiB of journal writes under load, and the small sstables
                 // kept the one compactor busy (BENCHMARKS.md). One compactor: a development server
@@ -369,8 +366,14 @@ public final class EmbeddedCassandra implements CassandraEndpoint, AutoCloseable
                 "commitlog_directory: " + yamlString(dir.resolve("commitlog").toString()),
                 "hints_directory: " + yamlString(dir.resolve("hints").toString()),
                 "saved_caches_directory: " + yamlString(dir.resolve("saved_caches").toString()),
-                "cdc_raw_directory: " + yamlString(dir.resolve("cdc_raw").toString()),
-                "");
+                "cdc_raw_directory: " + yamlString(dir.resolve("cdc_raw").toString())));
+        // Every write is appended to the commit log before Cassandra answers; this decides whether
+        // the answer also waits for the fsync. The router answers 'accepted' after Cassandra's
+        // answer, so with periodic sync a power loss or host crash can take back the last period
+        // of accepted messages; the run's default waits (group, see CommitLogSync.DURABLE_DEFAULT).
+        lines.addAll(settings.commitLogSync().yamlLines());
+        lines.add("");
+        return String.join("\n", lines);
     }
 
     static String logbackXml(Path logFile) {
@@ -571,9 +574,10 @@ public final class EmbeddedCassandra implements CassandraEndpoint, AutoCloseable
      * @param heapMb      -Xms and -Xmx; resident memory is about heap + 350 MB
      * @param throwaway   true only for directories nobody reuses: enables start-up shortcuts,
      *                    including {@code cassandra.unsafesystem}, that may lose data on a crash
+     * @param commitLogSync when an acknowledged write is on disk, see {@link CommitLogSync}
      */
     public record Settings(Path dataDir, String clusterName, int nativePort, int storagePort, int heapMb,
-                           boolean throwaway, String host, String seeds) {
+                           boolean throwaway, String host, String seeds, CommitLogSync commitLogSync) {
 
         public static final String DEFAULT_CLUSTER_NAME = "im-router";
         public static final int DEFAULT_HEAP_MB = 512;
@@ -599,29 +603,44 @@ public final class EmbeddedCassandra implements CassandraEndpoint, AutoCloseable
             }
             Objects.requireNonNull(host, "host");
             Objects.requireNonNull(seeds, "seeds");
+            Objects.requireNonNull(commitLogSync, "commitLogSync");
         }
 
-        /** A durable server, e.g. for the run command: fixed ports, no start-up shortcuts. */
+        /**
+         * A durable server, e.g. for the run command: fixed ports, no start-up shortcuts, and a
+         * write acknowledged only after its commit-log fsync ({@link CommitLogSync#DURABLE_DEFAULT}).
+         */
         public static Settings forRun(Path dataDir, int nativePort, int storagePort) {
-            return new Settings(dataDir, DEFAULT_CLUSTER_NAME, nativePort, storagePort, DEFAULT_HEAP_MB, false, HOST, HOST);
+            return new Settings(dataDir, DEFAULT_CLUSTER_NAME, nativePort, storagePort, DEFAULT_HEAP_MB, false, HOST, HOST,
+                    CommitLogSync.DURABLE_DEFAULT);
         }
 
-        /** A test server on two free ports with the fast-start shortcuts; never reuse its directory. */
+        /**
+         * A test server on two free ports with the fast-start shortcuts; never reuse its directory.
+         * Its commit log is synced periodically: nobody reads the directory after a host crash, so
+         * waiting for fsyncs would only slow the tests down.
+         */
         public static Settings throwaway(Path dataDir) {
             int[] ports = freeLoopbackPorts(2);
-            return new Settings(dataDir, DEFAULT_CLUSTER_NAME, ports[0], ports[1], DEFAULT_HEAP_MB, true, HOST, HOST);
+            return new Settings(dataDir, DEFAULT_CLUSTER_NAME, ports[0], ports[1], DEFAULT_HEAP_MB, true, HOST, HOST,
+                    CommitLogSync.PERIODIC_DEFAULT);
         }
 
         public Settings withHeapMb(int newHeapMb) {
-            return new Settings(dataDir, clusterName, nativePort, storagePort, newHeapMb, throwaway, host, seeds);
+            return new Settings(dataDir, clusterName, nativePort, storagePort, newHeapMb, throwaway, host, seeds, commitLogSync);
         }
 
         public Settings withClusterName(String newClusterName) {
-            return new Settings(dataDir, newClusterName, nativePort, storagePort, heapMb, throwaway, host, seeds);
+            return new Settings(dataDir, newClusterName, nativePort, storagePort, heapMb, throwaway, host, seeds, commitLogSync);
         }
 
+        /** Only the start-up shortcuts; the commit-log sync stays as it is ({@link #withCommitLogSync}). */
         public Settings withThrowaway(boolean newThrowaway) {
-            return new Settings(dataDir, clusterName, nativePort, storagePort, heapMb, newThrowaway, host, seeds);
+            return new Settings(dataDir, clusterName, nativePort, storagePort, heapMb, newThrowaway, host, seeds, commitLogSync);
+        }
+
+        public Settings withCommitLogSync(CommitLogSync newCommitLogSync) {
+            return new Settings(dataDir, clusterName, nativePort, storagePort, heapMb, throwaway, host, seeds, newCommitLogSync);
         }
 
         /**
@@ -630,7 +649,7 @@ public final class EmbeddedCassandra implements CassandraEndpoint, AutoCloseable
          * separated. Every node then uses the same ports on its own address.
          */
         public Settings withAddress(String newHost, String newSeeds) {
-            return new Settings(dataDir, clusterName, nativePort, storagePort, heapMb, throwaway, newHost, newSeeds);
+            return new Settings(dataDir, clusterName, nativePort, storagePort, heapMb, throwaway, newHost, newSeeds, commitLogSync);
         }
 
         /**

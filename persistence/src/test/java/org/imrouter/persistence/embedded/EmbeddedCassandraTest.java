@@ -11,6 +11,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -32,6 +34,9 @@ class EmbeddedCassandraTest {
     /** Plenty for a keyspace, a table and a row; keeps two servers on a small machine possible. */
     private static final int TEST_HEAP_MB = 256;
 
+    /** The run's group window as cassandra.yaml and the settings table spell it. */
+    private static final String DURABLE_WINDOW = CommitLogSync.DURABLE_DEFAULT.window().toMillis() + "ms";
+
     private static final String KEYSPACE = "embedded_test";
     private static final String MESSAGE_ID = "m-1";
     private static final String MESSAGE_BODY = "still here after a restart";
@@ -39,13 +44,17 @@ class EmbeddedCassandraTest {
     @Test
     void dataWrittenBeforeAStopIsReadAfterARestartOnTheSameDirectory() throws IOException {
         Path dataDir = newDirectoryUnderTarget("cassandra-restart-");
-        // free ports like a throwaway server, but the durable settings of a reused directory:
-        // the second start must find what the first one wrote
-        Settings settings = Settings.throwaway(dataDir).withThrowaway(false).withHeapMb(TEST_HEAP_MB);
+        // the run command's settings (a reused directory: the second start must find what the
+        // first one wrote), on free ports like a throwaway server
+        Settings freePorts = Settings.throwaway(dataDir);
+        Settings settings = Settings.forRun(dataDir, freePorts.nativePort(), freePorts.storagePort()).withHeapMb(TEST_HEAP_MB);
 
         try (EmbeddedCassandra first = EmbeddedCassandra.start(settings)) {
             first.awaitReady(READY_TIMEOUT);
             try (CqlSession session = EmbeddedCassandra.openSession(EmbeddedCassandra.HOST, first.nativePort())) {
+                // the server itself reports the mode: cassandra.yaml was read, not just written
+                assertEquals(Map.of("commitlog_sync", "group", "commitlog_sync_group_window", DURABLE_WINDOW),
+                        commitLogSettings(session), "the run's Cassandra must acknowledge writes only after their fsync");
                 session.execute("CREATE KEYSPACE " + KEYSPACE
                         + " WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}");
                 session.execute("CREATE TABLE " + KEYSPACE + ".messages (id text PRIMARY KEY, body text)");
@@ -63,6 +72,35 @@ class EmbeddedCassandraTest {
                 assertEquals(MESSAGE_BODY, row.getString("body"));
             }
         }
+    }
+
+    @Test
+    void theRunCommandsCassandraAcknowledgesAWriteOnlyAfterItsCommitLogSync() {
+        Settings run = Settings.forRun(Path.of("target", "not-started"), 9042, 7000);
+        assertEquals(CommitLogSync.Mode.GROUP, run.commitLogSync().mode());
+        List<String> yaml = EmbeddedCassandra.cassandraYaml(run).lines().toList();
+        assertTrue(yaml.contains("commitlog_sync: group"), String.join("\n", yaml));
+        assertTrue(yaml.contains("commitlog_sync_group_window: " + DURABLE_WINDOW), String.join("\n", yaml));
+        // Cassandra 5 refuses to start with a periodic key beside group sync
+        assertTrue(yaml.stream().noneMatch(line -> line.startsWith("commitlog_sync_period")), String.join("\n", yaml));
+
+        // tests keep Cassandra's periodic default: nobody reads their directories after a host crash
+        assertFalse(Settings.throwaway(Path.of("target", "not-started")).commitLogSync().syncsBeforeAcknowledging());
+    }
+
+    @Test
+    void eachCommitLogModeWritesOnlyItsOwnKeys() {
+        Settings run = Settings.forRun(Path.of("target", "not-started"), 9042, 7000);
+        assertEquals(List.of("commitlog_sync: periodic", "commitlog_sync_period: 10000ms"),
+                commitLogLines(run.withCommitLogSync(CommitLogSync.periodic(Duration.ofSeconds(10)))));
+        assertEquals(List.of("commitlog_sync: group", "commitlog_sync_group_window: 2ms"),
+                commitLogLines(run.withCommitLogSync(CommitLogSync.of("GROUP", Duration.ofMillis(2), Duration.ofSeconds(10)))));
+        assertEquals(List.of("commitlog_sync: batch"), commitLogLines(run.withCommitLogSync(CommitLogSync.of("batch", Duration.ofMillis(2), Duration.ofSeconds(10)))));
+
+        assertThrows(IllegalArgumentException.class, () -> CommitLogSync.of("fsync", Duration.ofMillis(2), Duration.ofSeconds(10)));
+        assertThrows(IllegalArgumentException.class, () -> CommitLogSync.group(Duration.ZERO));
+        assertThrows(IllegalArgumentException.class, () -> CommitLogSync.group(Duration.ofNanos(2_500_000)), "yaml takes whole ms");
+        assertThrows(IllegalArgumentException.class, () -> new CommitLogSync(CommitLogSync.Mode.BATCH, Duration.ofMillis(2)));
     }
 
     @Test
@@ -116,6 +154,20 @@ class EmbeddedCassandraTest {
         CassandraEndpoint external = new ExternalCassandra(" 10.0.0.1:9042, 10.0.0.2:9042 ");
         assertEquals("10.0.0.1:9042, 10.0.0.2:9042", external.contactPoint());
         assertEquals(List.of("10.0.0.1:9042", "10.0.0.2:9042"), external.contactPoints());
+    }
+
+    /** What the running server reports for its commit-log sync (virtual table, Cassandra 4.0+). */
+    private static Map<String, String> commitLogSettings(CqlSession session) {
+        Map<String, String> settings = new TreeMap<>();
+        for (Row row : session.execute("SELECT name, value FROM system_views.settings"
+                + " WHERE name IN ('commitlog_sync', 'commitlog_sync_group_window')")) {
+            settings.put(row.getString("name"), row.getString("value"));
+        }
+        return settings;
+    }
+
+    private static List<String> commitLogLines(Settings settings) {
+        return EmbeddedCassandra.cassandraYaml(settings).lines().filter(line -> line.startsWith("commitlog_sync")).toList();
     }
 
     private static Path newDirectoryUnderTarget(String prefix) throws IOException {

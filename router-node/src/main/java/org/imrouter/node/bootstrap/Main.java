@@ -54,12 +54,16 @@ public final class Main {
     EmbeddedCassandra embedded = null;
     String contactPoints = settings.cassandra().contactPoints();
     if (contactPoints.isEmpty()) {
-      RouterSettings.Cassandra c = settings.cassandra();
-      Path dataDir = Path.of(c.dataDir()).toAbsolutePath().resolve("cassandra");
-      log.info("no ROUTER_CASSANDRA_CONTACT_POINTS: starting the embedded Cassandra in {}", dataDir);
-      embedded =
-          EmbeddedCassandra.start(EmbeddedCassandra.Settings.forRun(dataDir, c.port(), c.storagePort()).withHeapMb(c.heapMb()));
-      embedded.awaitReady(c.startTimeout());
+      EmbeddedCassandra.Settings embeddedSettings = embeddedSettings(settings.cassandra());
+      log.info("no ROUTER_CASSANDRA_CONTACT_POINTS: starting the embedded Cassandra in {}", embeddedSettings.dataDir());
+      if (!embeddedSettings.commitLogSync().syncsBeforeAcknowledging()) {
+        log.warn(
+            "embedded Cassandra commit-log sync is {}: the messages accepted since the last sync are lost on a host"
+                + " crash or power loss (router.cassandra.embedded.commitlog-sync)",
+            embeddedSettings.commitLogSync());
+      }
+      embedded = EmbeddedCassandra.start(embeddedSettings);
+      embedded.awaitReady(settings.cassandra().startTimeout());
       contactPoints = embedded.contactPoint();
       log.info("embedded Cassandra ready at {}", contactPoints);
     }
@@ -88,6 +92,14 @@ public final class Main {
       case RouterNode.JOIN_SEEDS, RouterNode.JOIN_SELF -> {} // seeds: Pekko joins them by itself
       default -> throw new IllegalArgumentException("router.cluster.join must be self, seeds or bootstrap");
     }
+  }
+
+  /** The embedded server of the run command: a reused directory, so durable start-up and commit log. */
+  static EmbeddedCassandra.Settings embeddedSettings(RouterSettings.Cassandra c) {
+    Path dataDir = Path.of(c.dataDir()).toAbsolutePath().resolve("cassandra");
+    return EmbeddedCassandra.Settings.forRun(dataDir, c.port(), c.storagePort())
+        .withHeapMb(c.heapMb())
+        .withCommitLogSync(c.commitLogSync());
   }
 
   private static List<String> split(String csv) {

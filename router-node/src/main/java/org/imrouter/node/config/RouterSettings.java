@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
+import org.imrouter.persistence.embedded.CommitLogSync;
 
 /**
  * Every {@code router.*} setting, read once at start so that a typo fails the start instead of
@@ -120,7 +121,13 @@ public record RouterSettings(
 
   /** contactPoints empty: start the embedded server with the embedded settings. */
   public record Cassandra(
-      String contactPoints, String dataDir, int port, int storagePort, int heapMb, Duration startTimeout) {}
+      String contactPoints,
+      String dataDir,
+      int port,
+      int storagePort,
+      int heapMb,
+      Duration startTimeout,
+      CommitLogSync commitLogSync) {}
 
   private static Map<LimitedFrame, Rate> perUserRates(Config limits) {
     Map<LimitedFrame, Rate> rates = new EnumMap<>(LimitedFrame.class);
@@ -196,7 +203,11 @@ public record RouterSettings(
             c.getInt("cassandra.embedded.port"),
             c.getInt("cassandra.embedded.storage-port"),
             Math.toIntExact(c.getBytes("cassandra.embedded.heap") / BYTES_PER_MIB),
-            c.getDuration("cassandra.embedded.start-timeout")),
+            c.getDuration("cassandra.embedded.start-timeout"),
+            CommitLogSync.of(
+                c.getString("cassandra.embedded.commitlog-sync"),
+                c.getDuration("cassandra.embedded.commitlog-group-window"),
+                c.getDuration("cassandra.embedded.commitlog-sync-period"))),
         grpc(c.getConfig("grpc")),
         c.getString("cluster.join"));
   }

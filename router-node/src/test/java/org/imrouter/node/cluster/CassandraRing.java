@@ -19,6 +19,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.stream.Collectors;
+import org.imrouter.persistence.embedded.CommitLogSync;
 import org.imrouter.persistence.embedded.EmbeddedCassandra;
 
 /**
@@ -28,7 +29,8 @@ import org.imrouter.persistence.embedded.EmbeddedCassandra;
  * <p>The nodes use the fast-start shortcuts of {@link EmbeddedCassandra.Settings#throwaway}
  * (no ring delay, {@code cassandra.unsafesystem}): the shortcuts only risk the system tables of a
  * node that is restarted after a crash, and a node of this ring is never restarted: a killed node
- * stays down, its directory is fresh for every run.
+ * stays down, its directory is fresh for every run. For the same reason its commit log is synced
+ * periodically, like a throwaway server's: what a killed node had not synced is never read.
  */
 final class CassandraRing implements AutoCloseable {
   /** A fresh node on a busy two-core machine, joining a ring, with margin. */
@@ -61,7 +63,8 @@ final class CassandraRing implements AutoCloseable {
                 heapMb,
                 true,
                 address(n),
-                seeds);
+                seeds,
+                CommitLogSync.PERIODIC_DEFAULT);
         EmbeddedCassandra node = EmbeddedCassandra.start(settings);
         ring.nodes.add(node);
         node.awaitReady(READY_TIMEOUT);
