@@ -1,8 +1,10 @@
 package org.imrouter.node.delivery;
 
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BiFunction;
 import java.util.function.Function;
+import org.apache.pekko.actor.Cancellable;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.RecipientRef;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
@@ -25,8 +27,8 @@ public final class ActorAsk {
   private ActorAsk() {}
 
   /**
-   * @param map builds the message for the asking actor from the answer, or from the failure
-   *     (timeout) with a null answer
+   * Like {@link #ask(ActorContext, RecipientRef, Class, Duration, Duration, Function, BiFunction)}
+   * without resends.
    */
   public static <T, Req, Res> void ask(
       ActorContext<T> ctx,
@@ -35,11 +37,45 @@ public final class ActorAsk {
       Duration timeout,
       Function<ActorRef<Res>, Req> request,
       BiFunction<Res, Throwable, T> map) {
+    ask(ctx, target, answer, timeout, null, request, map);
+  }
+
+  /**
+   * @param resendEvery when not null, the same request (same reply address) is sent again at
+   *     this interval until the answer or the timeout; only for idempotent requests. The first
+   *     answer wins, later ones go to dead letters.
+   * @param map builds the message for the asking actor from the answer, or from the failure
+   *     (timeout) with a null answer
+   */
+  public static <T, Req, Res> void ask(
+      ActorContext<T> ctx,
+      RecipientRef<Req> target,
+      Class<Res> answer,
+      Duration timeout,
+      Duration resendEvery,
+      Function<ActorRef<Res>, Req> request,
+      BiFunction<Res, Throwable, T> map) {
+    AtomicReference<Cancellable> resends = new AtomicReference<>();
     ctx.asScala()
         .ask(
             target,
-            request::apply,
-            (Try<Res> result) -> result.isSuccess() ? map.apply(result.get(), null) : map.apply(null, result.failed().get()),
+            replyTo -> {
+              Req message = request.apply(replyTo);
+              if (resendEvery != null) {
+                resends.set(
+                    ctx.getSystem()
+                        .scheduler()
+                        .scheduleAtFixedRate(resendEvery, resendEvery, () -> target.tell(message), ctx.getExecutionContext()));
+              }
+              return message;
+            },
+            (Try<Res> result) -> {
+              Cancellable r = resends.get();
+              if (r != null) {
+                r.cancel();
+              }
+              return result.isSuccess() ? map.apply(result.get(), null) : map.apply(null, result.failed().get());
+            },
             Timeout.create(timeout),
             ClassTag.apply(answer));
   }

@@ -169,6 +169,7 @@ public final class Session extends AbstractBehavior<Session.Command> {
   private final Deps deps;
   private final RouterSettings.Limits limits;
   private final Duration askTimeout;
+  private final Duration resendAfter;
   private final ActorRef<Push> pushRef;
   // built once: an entity ref URL-encodes its path prefix when constructed, and every send,
   // sync and read of the session asks this one entity
@@ -211,6 +212,7 @@ public final class Session extends AbstractBehavior<Session.Command> {
     this.binary = binary;
     this.limits = deps.settings().limits();
     this.askTimeout = deps.settings().session().askTimeout();
+    this.resendAfter = deps.settings().session().resendAfter();
     this.pushRef = ctx.messageAdapter(Push.class, Pushed::new);
     this.ownEntity = deps.sharding().entityRefFor(UserEntity.ENTITY_TYPE_KEY, userId);
     this.joinSettledRef = ctx.messageAdapter(Gateway.JoinSettled.class, j -> new JoinSettled(j.groupId()));
@@ -269,6 +271,7 @@ public final class Session extends AbstractBehavior<Session.Command> {
         ownEntity,
         UserEntity.ConnectResult.class,
         askTimeout,
+        resendAfter, // registering the same session twice is one registration
         replyTo -> new UserEntity.Connect(pushRef, replyTo),
         ConnectAnswer::new);
   }
@@ -596,7 +599,13 @@ public final class Session extends AbstractBehavior<Session.Command> {
       org.apache.pekko.actor.typed.RecipientRef<T> target,
       java.util.function.Function<ActorRef<Reply>, T> command) {
     ActorAsk.ask(
-        getContext(), target, Reply.class, askTimeout, command, (reply, failure) -> new Answered(kind, ref, conversation, reply, failure));
+        getContext(),
+        target,
+        Reply.class,
+        askTimeout,
+        kind == Kind.GROUP_OP ? null : resendAfter, // group operations are not idempotent
+        command,
+        (reply, failure) -> new Answered(kind, ref, conversation, reply, failure));
   }
 
   private Behavior<Command> onAnswered(Answered a) {

@@ -29,6 +29,7 @@ import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
 import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
 import org.imrouter.node.config.RouterSettings;
 import org.imrouter.node.metrics.RouterMetrics;
+import org.imrouter.node.cluster.MajorityFence;
 import org.imrouter.node.stream.AckTracker;
 import org.imrouter.node.stream.Batch;
 import org.imrouter.node.stream.ClusterMessage;
@@ -38,6 +39,7 @@ import org.imrouter.node.stream.Ids;
 import org.imrouter.node.stream.Outbox;
 import org.imrouter.node.stream.RecentItems;
 import org.imrouter.node.stream.Reply;
+import org.imrouter.node.stream.Request;
 import org.imrouter.node.stream.SeqRange;
 import org.imrouter.node.stream.Sized;
 import org.imrouter.node.stream.StreamItem;
@@ -76,7 +78,7 @@ public final class GroupEntity {
   public interface Command extends ClusterMessage {}
 
   /** Replies {@link Reply.Done}, or ALREADY_EXISTS, TOO_LARGE, BAD_FRAME. */
-  public record Create(String actor, String title, List<String> members, ActorRef<Reply> replyTo) implements Command, Sized {
+  public record Create(String actor, String title, List<String> members, ActorRef<Reply> replyTo) implements Command, Sized, Request {
     @Override
     public int contentBytes() {
       return Sized.utf8Bound(title) + Sized.utf8Bound(members);
@@ -84,7 +86,7 @@ public final class GroupEntity {
   }
 
   /** Replies {@link Reply.Done}, or NOT_FOUND, NOT_A_MEMBER, FORBIDDEN, TOO_LARGE, BAD_FRAME. */
-  public record AddMembers(String actor, List<String> members, ActorRef<Reply> replyTo) implements Command, Sized {
+  public record AddMembers(String actor, List<String> members, ActorRef<Reply> replyTo) implements Command, Sized, Request {
     @Override
     public int contentBytes() {
       return Sized.utf8Bound(members);
@@ -92,14 +94,14 @@ public final class GroupEntity {
   }
 
   /** Replies {@link Reply.Done}, or NOT_FOUND, NOT_A_MEMBER, FORBIDDEN. */
-  public record RemoveMembers(String actor, List<String> members, ActorRef<Reply> replyTo) implements Command {}
+  public record RemoveMembers(String actor, List<String> members, ActorRef<Reply> replyTo) implements Command, Request {}
 
   /**
    * Gives {@code member} a role; OWNER hands the group over. Only the owner or a system actor
    * (the ingress has checked that its backend may manage the group). Replies {@link Reply.Done},
    * or NOT_FOUND, NOT_A_MEMBER, FORBIDDEN, BAD_FRAME.
    */
-  public record SetRole(String actor, String member, Role role, ActorRef<Reply> replyTo) implements Command {}
+  public record SetRole(String actor, String member, Role role, ActorRef<Reply> replyTo) implements Command, Request {}
 
   /** The roles a member can be given, by their names on the wire. */
   public static final Set<String> ROLE_NAMES = Set.of(Role.MEMBER.name(), Role.ADMIN.name(), Role.OWNER.name());
@@ -110,12 +112,12 @@ public final class GroupEntity {
   }
 
   /** Replies {@link Reply.Done}, or NOT_FOUND, NOT_A_MEMBER, FORBIDDEN (an owner with members). */
-  public record Leave(String actor, ActorRef<Reply> replyTo) implements Command {}
+  public record Leave(String actor, ActorRef<Reply> replyTo) implements Command, Request {}
 
   /** A message from member {@code from}: {@link Reply.Accepted} once durable, or a rejection. */
   public record Post(
       String from, String clientMsgId, String contentType, String text, byte[] payload, ActorRef<Reply> replyTo)
-      implements Command, Sized {
+      implements Command, Sized, Request {
     @Override
     public int contentBytes() {
       return Sized.message(contentType, text, payload);
@@ -338,6 +340,7 @@ public final class GroupEntity {
     private final WriteBuffer<Command> buffer;
     // never stored: coalesces each member's typing to one notice per window (router.limits)
     private final TypingWindow typingWindow;
+    private final MajorityFence fence;
     private long lastActivity;
 
     Logic(
@@ -365,6 +368,7 @@ public final class GroupEntity {
               settings.entity().maxBatch(), settings.entity().maxBatchBytes(), () -> ctx.getSelf().tell(Flush.INSTANCE));
       this.lastActivity = clock.millis();
       this.typingWindow = new TypingWindow(settings.limits().typingWindow(), clock);
+      this.fence = MajorityFence.get(ctx.getSystem());
     }
 
     @Override
@@ -495,8 +499,13 @@ public final class GroupEntity {
     // ---------------------------------------------------------------- batch write
 
     private Effect<GroupEvent, State> flush(State state) {
+      List<Command> commands = buffer.take();
+      if (!fence.mayWrite()) {
+        Request.refuseAll(commands, MajorityFence.REFUSAL);
+        return Effect().none();
+      }
       Batch<State, GroupEvent> batch = new Batch<>(state);
-      for (Command c : buffer.take()) {
+      for (Command c : commands) {
         decide(batch, c);
       }
       return batch.effect(Effect(), "group");

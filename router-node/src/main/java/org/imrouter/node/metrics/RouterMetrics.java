@@ -55,6 +55,11 @@ public final class RouterMetrics {
     DELIVERED.increment();
   }
 
+  /** A journal write refused because this node is not on the side of the cluster that survives. */
+  public static void writeFenced() {
+    Kamon.counter("router.writes.fenced").withoutTags().increment();
+  }
+
   /** An error answered to a client, by its stable code. */
   public static void error(String code) {
     Kamon.counter("router.errors").withTag("code", code).increment();

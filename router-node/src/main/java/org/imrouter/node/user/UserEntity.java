@@ -26,6 +26,7 @@ import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehavior;
 import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
 import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
 import org.imrouter.node.config.RouterSettings;
+import org.imrouter.node.cluster.MajorityFence;
 import org.imrouter.node.stream.AckTracker;
 import org.imrouter.node.stream.Batch;
 import org.imrouter.node.stream.ClusterMessage;
@@ -36,6 +37,7 @@ import org.imrouter.node.stream.Outbox;
 import org.imrouter.node.stream.Push;
 import org.imrouter.node.stream.RecentItems;
 import org.imrouter.node.stream.Reply;
+import org.imrouter.node.stream.Request;
 import org.imrouter.node.stream.Sized;
 import org.imrouter.node.stream.StreamItem;
 import org.imrouter.node.stream.StreamPages;
@@ -79,7 +81,7 @@ public final class UserEntity {
    */
   public record SendDirect(
       String clientMsgId, String to, String contentType, String text, byte[] payload, ActorRef<Reply> replyTo)
-      implements Command, Sized {
+      implements Command, Sized, Request {
     @Override
     public int contentBytes() {
       return Sized.message(contentType, text, payload);
@@ -109,7 +111,7 @@ public final class UserEntity {
       implements Command {}
 
   /** Moves the read cursor of {@code stream} to {@code seq}. Replies {@link Reply.Done} or a rejection. */
-  public record MarkRead(String stream, long seq, ActorRef<Reply> replyTo) implements Command {}
+  public record MarkRead(String stream, long seq, ActorRef<Reply> replyTo) implements Command, Request {}
 
   /** Inbox items after {@code afterSeq}: {@link Reply.HistoryPage} or {@link Reply.HistoryInJournal}. */
   public record Sync(long afterSeq, int limit, ActorRef<Reply> replyTo) implements Command {}
@@ -125,7 +127,7 @@ public final class UserEntity {
    */
   public record SystemMessage(
       String from, String idempotencyKey, String contentType, String text, byte[] payload, ActorRef<Reply> replyTo)
-      implements Command, Sized {
+      implements Command, Sized, Request {
     @Override
     public int contentBytes() {
       return Sized.message(contentType, text, payload);
@@ -356,6 +358,7 @@ public final class UserEntity {
     private final WriteBuffer<Command> buffer;
     private final AckTracker acks;
     private final TypingWindow typingWindow;
+    private final MajorityFence fence;
     private long lastActivity;
 
     Logic(
@@ -385,6 +388,7 @@ public final class UserEntity {
               settings.entity().maxBatch(), settings.entity().maxBatchBytes(), () -> ctx.getSelf().tell(Flush.INSTANCE));
       this.lastActivity = clock.millis();
       this.typingWindow = new TypingWindow(settings.limits().typingWindow(), clock);
+      this.fence = MajorityFence.get(ctx.getSystem());
       timers.startTimerWithFixedDelay(Tick.INSTANCE, settings.entity().transferRetry());
     }
 
@@ -499,8 +503,13 @@ public final class UserEntity {
     // ---------------------------------------------------------------- batch write
 
     private Effect<InboxEvent, State> flush(State state) {
+      List<Command> commands = buffer.take();
+      if (!fence.mayWrite()) {
+        Request.refuseAll(commands, MajorityFence.REFUSAL);
+        return Effect().none();
+      }
       Batch<State, InboxEvent> batch = new Batch<>(state);
-      for (Command c : buffer.take()) {
+      for (Command c : commands) {
         decide(batch, c);
       }
       return batch.effect(Effect(), "user");

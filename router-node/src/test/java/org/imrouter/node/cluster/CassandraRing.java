@@ -1,7 +1,7 @@
 package org.imrouter.node.cluster;
 
-import org.imrouter.node.testkit.Await;
 import com.datastax.oss.driver.api.core.CqlSession;
+import com.datastax.oss.driver.api.core.DefaultConsistencyLevel;
 import com.datastax.oss.driver.api.core.config.DriverConfigLoader;
 import com.datastax.oss.driver.api.core.config.OptionsMap;
 import com.datastax.oss.driver.api.core.config.TypedDriverOption;
@@ -16,9 +16,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Collectors;
+import org.imrouter.node.testkit.Await;
 import org.imrouter.persistence.embedded.CommitLogSync;
 import org.imrouter.persistence.embedded.EmbeddedCassandra;
 
@@ -121,6 +124,23 @@ final class CassandraRing implements AutoCloseable {
         }
       }
     }
+  }
+
+  /**
+   * Every journal position written more than once: "persistenceId seq xN". Two rows with one
+   * (persistence id, sequence number) mean two incarnations of one entity wrote at once, which
+   * the journal's primary key (it includes the write's timeuuid) does not prevent.
+   */
+  List<String> journalSeqsWrittenTwice(String keyspace) {
+    Map<String, Integer> rows = new HashMap<>();
+    try (CqlSession session = session(nodes.get(0).contactPoint())) {
+      SimpleStatement all =
+          SimpleStatement.newInstance("SELECT persistence_id, sequence_nr FROM " + keyspace + ".messages")
+              .setConsistencyLevel(DefaultConsistencyLevel.QUORUM)
+              .setTimeout(SCHEMA_TIMEOUT);
+      session.execute(all).forEach(r -> rows.merge(r.getString(0) + " " + r.getLong(1), 1, Integer::sum));
+    }
+    return rows.entrySet().stream().filter(e -> e.getValue() > 1).map(e -> e.getKey() + " x" + e.getValue()).sorted().toList();
   }
 
   /** A driver session to one node only, configured from the driver's defaults alone. */

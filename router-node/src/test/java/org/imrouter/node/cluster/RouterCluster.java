@@ -20,6 +20,7 @@ import java.util.TreeSet;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
+import org.imrouter.node.testkit.Await;
 import org.imrouter.node.testkit.Tokens;
 
 /**
@@ -52,9 +53,10 @@ final class RouterCluster implements AutoCloseable {
     this.keyspace = keyspace;
   }
 
-  /** One router JVM and its ports, all on 127.0.0.1. */
   /** System property of the test JVM: extra JVM options for every router node it starts. */
   static final String NODE_JVM_OPTIONS = "router.test.node-jvm-options";
+
+  /** One router JVM and its ports, all on 127.0.0.1. */
 
   record Node(int id, int http, int grpc, int management, int metrics, int clusterPort, Process process, Path log) {
     URI ws(String user) {
@@ -221,6 +223,51 @@ final class RouterCluster implements AutoCloseable {
     node.process().destroyForcibly();
     if (!waitFor(node.process(), STOP_TIMEOUT)) {
       throw new AssertionError(node + " still running after SIGKILL");
+    }
+  }
+
+  /**
+   * SIGSTOP: the JVM stands still with its sockets open, like a node in a long GC pause or
+   * starved of CPU; the others must detect it, down it and move its shards.
+   */
+  void freeze(Node node) throws IOException, InterruptedException {
+    signal(node, "STOP");
+  }
+
+  /** SIGCONT: a frozen node runs again, at first unaware of what the cluster decided meanwhile. */
+  void thaw(Node node) throws IOException, InterruptedException {
+    signal(node, "CONT");
+  }
+
+  private static void signal(Node node, String signal) throws IOException, InterruptedException {
+    Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(node.process().pid())).inheritIO().start();
+    if (kill.waitFor() != 0) {
+      throw new AssertionError("kill -" + signal + " " + node + " failed");
+    }
+  }
+
+  /** Waits until {@code survivor} no longer lists {@code gone} among the cluster's members. */
+  void awaitRemoved(Node survivor, Node gone, Duration timeout) {
+    Await.until(
+        gone + " removed from the cluster in the view of " + survivor,
+        timeout,
+        () -> {
+          try {
+            return !getJson(survivor, "/cluster/members").toString().contains(gone.clusterAddress());
+          } catch (IOException e) {
+            return false;
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+          }
+        },
+        () -> survivor + " still lists " + gone);
+  }
+
+  /** Waits until a node's JVM has exited by itself. */
+  void awaitExit(Node node) {
+    if (!waitFor(node.process(), STOP_TIMEOUT)) {
+      throw new AssertionError(node + " did not exit within " + STOP_TIMEOUT + ":\n" + tail(node.log()));
     }
   }
 

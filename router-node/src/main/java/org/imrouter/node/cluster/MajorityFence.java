@@ -1,0 +1,119 @@
+package org.imrouter.node.cluster;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Set;
+import java.util.function.Predicate;
+import org.apache.pekko.actor.Address;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Extension;
+import org.apache.pekko.actor.typed.ExtensionId;
+import org.apache.pekko.actor.typed.javadsl.Adapter;
+import org.apache.pekko.cluster.Cluster;
+import org.apache.pekko.cluster.ClusterEvent.CurrentClusterState;
+import org.apache.pekko.cluster.Member;
+import org.apache.pekko.cluster.MemberStatus;
+import org.imrouter.node.metrics.RouterMetrics;
+
+/**
+ * Whether this node may write to the journal now: only while it would be on the side the Split
+ * Brain Resolver (keep-majority) keeps, judged at the moment of the write by this node's own
+ * failure detector. Entities ask before every journal write (docs/decisions/0012).
+ *
+ * <p>Why: after a partition, or a node that stalls (GC pause, CPU starvation, SIGSTOP) and
+ * comes back, the majority downs the lost node and starts its entities elsewhere after {@code
+ * stable-after} plus the down-removal margin. The lost node learns of this only later, and
+ * until then it would still write with its old incarnations: two writers of one persistence id,
+ * the same seq written twice. The margin only covers the ordinary case; this fence covers the
+ * rest. The failure detector's verdict is computed from the time since the last heartbeat, so a
+ * node that wakes up from a stall is fenced at once, before any gossip reaches it, and it stays
+ * fenced because the majority that quarantined it answers no more heartbeats.
+ *
+ * <p>A node that is not running a cluster (unit tests) and a node that is not yet a full member
+ * (it holds no shards) are never fenced; a node that was downed or removed always is.
+ */
+public final class MajorityFence implements Extension {
+  private static final Set<MemberStatus> VOTERS = Set.of(MemberStatus.up(), MemberStatus.leaving(), MemberStatus.exiting());
+
+  /** What a refused request is told; the client resends on another node. */
+  public static final String REFUSAL = "this node is cut off from the cluster";
+
+  private final Cluster cluster; // null without a cluster
+
+  private MajorityFence(ActorSystem<?> system) {
+    String provider = system.settings().config().getString("pekko.actor.provider");
+    boolean clustered = provider.equals("cluster") || provider.endsWith(".ClusterActorRefProvider");
+    this.cluster = clustered ? Cluster.get(Adapter.toClassic(system)) : null;
+  }
+
+  public static MajorityFence get(ActorSystem<?> system) {
+    return Id.INSTANCE.apply(system);
+  }
+
+  /** True when this node may write; counts a refusal in the metrics when not. */
+  public boolean mayWrite() {
+    if (cluster == null) {
+      return true;
+    }
+    Member self = cluster.selfMember();
+    CurrentClusterState state = cluster.state();
+    // "Removed" is also how a node that has not joined yet sees itself, with no members
+    boolean gone = self.status() == MemberStatus.down() || (self.status() == MemberStatus.removed() && state.getMembers().iterator().hasNext());
+    if (gone) {
+      RouterMetrics.writeFenced();
+      return false;
+    }
+    if (!VOTERS.contains(self.status())) {
+      return true;
+    }
+    List<Address> voters = new ArrayList<>();
+    for (Member m : state.getMembers()) {
+      if (VOTERS.contains(m.status())) {
+        voters.add(m.address());
+      }
+    }
+    Set<Member> unreachable = state.getUnreachable();
+    Address selfAddress = self.address();
+    boolean survives =
+        onSurvivingSide(
+            voters,
+            a -> a.equals(selfAddress)
+                || (cluster.failureDetector().isAvailable(a) && unreachable.stream().noneMatch(m -> m.address().equals(a))));
+    if (!survives) {
+      RouterMetrics.writeFenced();
+    }
+    return survives;
+  }
+
+  /**
+   * Keep-majority's verdict for the side of {@code voters} this node reaches: more than half of
+   * them, or exactly half including the one with the lowest address (the resolver's tie-break).
+   */
+  static boolean onSurvivingSide(Collection<Address> voters, Predicate<Address> reachable) {
+    int reached = 0;
+    Address lowest = null;
+    for (Address a : voters) {
+      if (reachable.test(a)) {
+        reached++;
+      }
+      if (lowest == null || Member.addressOrdering().compare(a, lowest) < 0) {
+        lowest = a;
+      }
+    }
+    if (2 * reached != voters.size()) {
+      return 2 * reached > voters.size();
+    }
+    return lowest != null && reachable.test(lowest);
+  }
+
+  /** The extension's id: one fence per actor system. */
+  public static final class Id extends ExtensionId<MajorityFence> {
+    static final Id INSTANCE = new Id();
+
+    @Override
+    public MajorityFence createExtension(ActorSystem<?> system) {
+      return new MajorityFence(system);
+    }
+  }
+}

@@ -1,0 +1,2 @@
+/** What a node knows and decides about its place in the cluster (write fencing). */
+package org.imrouter.node.cluster;
