@@ -185,18 +185,20 @@ public final class ClientSession {
     }
   }
 
+  // closed completes first: whoever sees the welcome fail can read how the connection ended (and
+  // whether to reconnect, ReconnectPolicy)
   void connectFailed(Throwable cause) {
-    welcome.completeExceptionally(cause);
     closed.complete(new CloseInfo(CloseInfo.ABNORMAL, "connect failed: " + cause.getMessage(), System.nanoTime()));
+    welcome.completeExceptionally(cause);
   }
 
   void ended(CloseInfo info) {
     out = null;
+    closed.complete(info);
     welcome.completeExceptionally(new IllegalStateException("closed before welcome: " + info));
     IllegalStateException gone = new IllegalStateException("connection closed: " + info);
     syncs.values().forEach(f -> f.completeExceptionally(gone));
     requests.values().forEach(f -> f.completeExceptionally(gone));
-    closed.complete(info);
   }
 
   void onBytes(ByteBuffer bytes) {

@@ -5,15 +5,17 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.WebSocketClientHandshakeException;
 import io.netty.handler.codec.http.websocketx.WebSocketClientProtocolHandler.ClientHandshakeStateEvent;
 import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import io.netty.handler.codec.http.websocketx.WebSocketFrame;
 
 /**
  * The last handler of one session's pipeline: hands binary frames to the session, records the
- * server's close frame, and reports how the connection ended. Pings never reach it: Netty's
+ * server's close frame (or its refusal of the upgrade), and reports how the connection ended. Pings never reach it: Netty's
  * WebSocket protocol handler in front answers them with pongs. Runs on the connection's event
  * loop; {@link #send} and {@link #close} may be called from any thread.
  */
@@ -106,6 +108,11 @@ final class WsClientHandler extends SimpleChannelInboundHandler<WebSocketFrame> 
     }
     if (closedByClient) {
       return new CloseInfo(CloseInfo.NORMAL, "", now);
+    }
+    if (failure instanceof WebSocketClientHandshakeException refused && refused.response() != null) {
+      // the server answered the upgrade with a status (401, 503 …) instead of 101
+      return CloseInfo.refused(
+          refused.response().status().code(), RetryHint.fromRetryAfter(refused.response().headers().get(HttpHeaderNames.RETRY_AFTER)), now);
     }
     return new CloseInfo(CloseInfo.ABNORMAL, failure == null ? "connection closed without a close frame" : failure.toString(), now);
   }

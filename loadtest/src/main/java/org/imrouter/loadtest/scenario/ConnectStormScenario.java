@@ -6,10 +6,15 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.imrouter.loadtest.DevTokens;
 import org.imrouter.loadtest.check.Checks;
 import org.imrouter.loadtest.cli.Flags;
 import org.imrouter.loadtest.client.ClientSession;
+import org.imrouter.loadtest.client.CloseInfo;
 import org.imrouter.loadtest.client.SessionListener;
 import org.imrouter.loadtest.client.SessionRamp;
 import org.imrouter.loadtest.client.SessionSpec;
@@ -28,12 +33,25 @@ import org.imrouter.loadtest.report.RunReport;
  * service has its connect path compiled, and the first rounds on a fresh node mostly measure the
  * JIT compiler (a profile of the first storm on a fresh node showed 17 s of compilation in 26 s).
  * Every round is printed.
+ *
+ * <p>{@code --drop client} (the default) drops the sessions from the client side, and they come
+ * back at once: the worst case, clients that were given no delay. {@code --drop server} instead
+ * waits (up to {@code --drop-wait}) until the server has closed every session, as when the node
+ * they are on is drained (ops/cluster/drain-node.sh): each then reconnects as a client should, by
+ * the one reconnect mechanism of the load generator ({@link SessionRamp}, {@code
+ * ReconnectPolicy}): after the delay its close suggested plus jitter, to the next of the
+ * comma-separated {@code --url}s. Either way a refused upgrade (503) is retried after its
+ * Retry-After.
  */
 public final class ConnectStormScenario implements Scenario {
   static final int DEFAULT_CLIENTS = 10_000;
   static final int DEFAULT_CONNECT_CONCURRENCY = 200;
   static final int DEFAULT_ROUNDS = 3;
   private static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(60);
+  /** How long --drop server waits for the drain an operator starts. */
+  private static final Duration DEFAULT_DROP_WAIT = Duration.ofMinutes(5);
+  private static final String DROP_CLIENT = "client";
+  private static final String DROP_SERVER = "server";
 
   /** The figures of one storm. */
   public record Result(
@@ -56,9 +74,14 @@ public final class ConnectStormScenario implements Scenario {
     Duration timeout = flags.duration("welcome-timeout", DEFAULT_TIMEOUT);
     Optional<String> localAddress = flags.optional("local-address");
     int rounds = flags.integer("rounds", DEFAULT_ROUNDS);
+    String drop = flags.string("drop", DROP_CLIENT);
+    Duration dropWait = flags.duration("drop-wait", DEFAULT_DROP_WAIT);
     flags.rejectUnknown();
     if (rounds < 1) {
       throw new IllegalArgumentException("--rounds must be at least 1");
+    }
+    if (!drop.equals(DROP_CLIENT) && !drop.equals(DROP_SERVER)) {
+      throw new IllegalArgumentException("--drop is client or server");
     }
 
     Checks checks = new Checks();
@@ -79,19 +102,29 @@ public final class ConnectStormScenario implements Scenario {
       SessionRamp.Outcome storm = null;
       int earlierFailures = 0;
       for (int round = 1; round <= rounds; round++) {
-        List<ClientSession> open = (storm == null ? sessions : storm.sessions()).stream().filter(s -> s != null).toList();
-        open.forEach(ClientSession::close); // all drop at once
-        ConnectionsScenario.awaitClosed(open);
+        List<ClientSession> previous = storm == null ? sessions : storm.sessions();
+        List<ClientSession> open = previous.stream().filter(s -> s != null).toList();
+        if (drop.equals(DROP_SERVER)) {
+          ctx.out().printf(Locale.ROOT, "round %d: waiting up to %s for the server to close all %d sessions (drain the node)%n", round, dropWait, open.size());
+          ctx.out().flush();
+          awaitClosedBy(open, dropWait);
+        } else {
+          open.forEach(ClientSession::close); // all drop at once
+          ConnectionsScenario.awaitClosed(open);
+        }
         List<SessionSpec> again = new ArrayList<>();
         for (int i = 0; i < clients; i++) {
-          again.add(new SessionSpec("r" + round + "-" + i, user(ctx, i)));
+          ClientSession before = previous.get(i);
+          Optional<CloseInfo> ended = before == null ? Optional.empty() : Optional.ofNullable(before.closed().getNow(null));
+          again.add(new SessionSpec("r" + round + "-" + i, user(ctx, i), ended));
         }
         earlierFailures += storm == null ? 0 : storm.failures().size();
         storm =
             ramp.open(again, concurrency, timeout, SessionListener.NONE,
                 s -> s.sync(ClientSession.INBOX, lastSeen[Integer.parseInt(s.id().substring(s.id().indexOf('-') + 1))], StoredCheck.SYNC_PAGE));
-        ctx.out().printf(Locale.ROOT, "round %d of %d: all dropped and reconnected at once: %d of %d in %.2f s (%.0f sessions/s), %d failed%n",
-            round, rounds, storm.welcomed(), clients, storm.elapsed().toNanos() / 1e9, storm.sessionsPerSecond(), storm.failures().size());
+        ctx.out().printf(Locale.ROOT, "round %d of %d: all dropped (by the %s) and reconnected: %d of %d in %.2f s (%.0f sessions/s), %d retried, %d failed%n",
+            round, rounds, drop, storm.welcomed(), clients, storm.elapsed().toNanos() / 1e9, storm.sessionsPerSecond(), storm.retries(),
+            storm.failures().size());
       }
       Percentiles handshake = storm.handshake().percentiles();
       Percentiles ready = storm.ready().percentiles();
@@ -109,6 +142,21 @@ public final class ConnectStormScenario implements Scenario {
       ConnectionsScenario.awaitClosed(reopened);
       return new RunReport("connect-storm", ctx.runId(), ctx.startedAt(), flags.asMap(), Optional.empty(), List.of(),
           Map.of("connect-storm", result), Map.of(), List.of(), passed);
+    }
+  }
+
+  /** Waits until every session has ended, or the wait is over (the rest count as not dropped). */
+  private static void awaitClosedBy(List<ClientSession> sessions, Duration wait) {
+    try {
+      CompletableFuture.allOf(sessions.stream().map(ClientSession::closed).toArray(CompletableFuture[]::new))
+          .get(wait.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (TimeoutException e) {
+      throw new IllegalStateException("the server did not close every session within " + wait + ": was the node drained?", e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted waiting for the drain", e);
+    } catch (ExecutionException e) {
+      throw new IllegalStateException("a session's end could not be read", e);
     }
   }
 

@@ -16,6 +16,7 @@ import org.apache.pekko.http.javadsl.ServerBinding;
 import org.imrouter.node.auth.JwtVerifier;
 import org.imrouter.node.config.RouterSettings;
 import org.imrouter.node.delivery.Gateway;
+import org.imrouter.node.delivery.ReconnectBackoff;
 import org.imrouter.node.delivery.Session;
 import org.imrouter.node.delivery.UserRateLimits;
 import org.imrouter.node.group.GroupEntity;
@@ -79,7 +80,10 @@ public final class RouterNode {
             "gateway",
             Props.empty());
     JwtVerifier jwt = new JwtVerifier(settings.jwt());
-    WebSocketRoute route = new WebSocketRoute(system, jwt, new Session.Deps(settings, sharding, gateway, history, UserRateLimits.fromSettings(settings.limits()), jwt));
+    Session.Deps deps =
+        new Session.Deps(
+            settings, sharding, gateway, history, UserRateLimits.fromSettings(settings.limits()), jwt, ReconnectBackoff.fromSettings(settings.http()));
+    WebSocketRoute route = new WebSocketRoute(system, jwt, deps);
 
     CompletionStage<ServerBinding> binding =
         Http.get(system)

@@ -24,8 +24,9 @@ public record RouterSettings(
     String clusterJoin) {
 
   /**
-   * The WebSocket server: its connection cap, timeouts and keep-alive, and the deadline and cap of
-   * connections not yet upgraded (see application.conf).
+   * The WebSocket server: its connection cap, timeouts and keep-alive, the deadline and cap of
+   * connections not yet upgraded, the window of the delay suggested to clients sent away, and the
+   * rate at which new sessions are admitted (see application.conf).
    */
   public record Http(
       String host,
@@ -36,7 +37,10 @@ public record RouterSettings(
       Duration keepAliveInterval,
       Duration deadPeerTimeout,
       Duration preAuthTimeout,
-      int preAuthConnections) {
+      int preAuthConnections,
+      Duration reconnectBackoffMin,
+      Duration reconnectBackoffMax,
+      Rate sessionAdmission) {
     public Http {
       if (keepAliveInterval.compareTo(idleTimeout) >= 0 || keepAliveInterval.compareTo(deadPeerTimeout) >= 0) {
         throw new IllegalArgumentException(
@@ -50,6 +54,11 @@ public record RouterSettings(
       }
       if (preAuthTimeout.isZero() || preAuthTimeout.isNegative()) {
         throw new IllegalArgumentException("router.http.pre-auth-timeout must be positive");
+      }
+      if (reconnectBackoffMin.isNegative() || reconnectBackoffMax.compareTo(reconnectBackoffMin) <= 0) {
+        throw new IllegalArgumentException(
+            "router.http.reconnect-backoff-max must be above reconnect-backoff-min (at least 0),"
+                + " or every client sent away would come back at the same instant");
       }
     }
   }
@@ -156,7 +165,10 @@ public record RouterSettings(
             c.getDuration("http.keep-alive-interval"),
             c.getDuration("http.dead-peer-timeout"),
             c.getDuration("http.pre-auth-timeout"),
-            c.getInt("http.pre-auth-connections")),
+            c.getInt("http.pre-auth-connections"),
+            c.getDuration("http.reconnect-backoff-min"),
+            c.getDuration("http.reconnect-backoff-max"),
+            new Rate(c.getInt("http.session-admissions-per-second"), c.getInt("http.session-admission-burst"))),
         new Jwt(
             jwt.getString("algorithm"),
             jwt.getString("secret"),

@@ -131,6 +131,10 @@ public final class Session extends AbstractBehavior<Session.Command> {
 
   /** Close codes this server uses (RFC 6455 and the 4000–4999 application range). */
   public static final class CloseCodes {
+    /**
+     * Come back later, elsewhere if you can (the node drains, or storage is unavailable); the
+     * reason ends with the suggested delay ({@link ReconnectBackoff}).
+     */
     public static final int GOING_AWAY = 1001;
     public static final int POLICY_VIOLATION = 1008;
     public static final int TOO_BIG = 1009;
@@ -154,7 +158,8 @@ public final class Session extends AbstractBehavior<Session.Command> {
       ActorRef<Gateway.Command> gateway,
       HistoryReader history,
       UserRateLimits rateLimits,
-      JwtVerifier jwt) {}
+      JwtVerifier jwt,
+      ReconnectBackoff reconnectBackoff) {}
 
   /** A session of {@code token}'s user, which lasts until the token expires unless refreshed. */
   public static Behavior<Command> create(
@@ -233,7 +238,7 @@ public final class Session extends AbstractBehavior<Session.Command> {
           return this;
         })
         .onMessageEquals(Oversized.INSTANCE, () -> close(CloseCodes.TOO_BIG, "message too big"))
-        .onMessageEquals(Drain.INSTANCE, () -> close(CloseCodes.GOING_AWAY, "node shutting down, reconnect"))
+        .onMessageEquals(Drain.INSTANCE, () -> goAway("node shutting down, reconnect"))
         .onMessageEquals(ClientGone.INSTANCE, Behaviors::stopped)
         .onSignal(org.apache.pekko.actor.typed.PostStop.class, stop -> {
           RouterMetrics.connectionClosed();
@@ -279,7 +284,7 @@ public final class Session extends AbstractBehavior<Session.Command> {
   private Behavior<Command> onConnectAnswer(ConnectAnswer answer) {
     if (answer.failure() != null) {
       if (!welcomed) {
-        return close(CloseCodes.GOING_AWAY, "storage unavailable, retry later");
+        return goAway("storage unavailable, reconnect");
       }
       timers.startSingleTimer(Reconnect.INSTANCE, deps.settings().session().reregisterDelay());
       return this;
@@ -314,7 +319,7 @@ public final class Session extends AbstractBehavior<Session.Command> {
 
   private Behavior<Command> onWelcomeReady(WelcomeReady ready) {
     if (ready.failure() != null) {
-      return close(CloseCodes.GOING_AWAY, "storage unavailable, retry later");
+      return goAway("storage unavailable, reconnect");
     }
     UserEntity.Connected c = ready.connected();
     Map<String, Long> cursors = c.cursors();
@@ -725,6 +730,14 @@ public final class Session extends AbstractBehavior<Session.Command> {
     }
     error(ref, ErrorCode.RATE_LIMITED, "more than " + rates.perSecond(kind) + " " + kind.name().toLowerCase().replace('_', ' ') + " frames per second");
     return true;
+  }
+
+  /**
+   * Closes with 1001 and a delay drawn for this connection: the clients sent away together come
+   * back spread over the reconnect window.
+   */
+  private Behavior<Command> goAway(String why) {
+    return close(CloseCodes.GOING_AWAY, deps.reconnectBackoff().reason(why));
   }
 
   private Behavior<Command> close(int code, String reason) {

@@ -18,6 +18,7 @@ public final class RouterMetrics {
   private static final Counter FRAMES_OUT = Kamon.counter("router.frames.out").withoutTags();
   private static final Counter DELIVERED = Kamon.counter("router.items.delivered").withoutTags();
   private static final Histogram BATCH_SIZE = Kamon.histogram("router.persist.batch.size").withoutTags();
+  private static final Counter ADMISSIONS_REFUSED = Kamon.counter("router.connections.admission-refused").withoutTags();
   private static final Histogram FAN_OUT = Kamon.histogram("router.fanout.gateways").withoutTags();
 
   private RouterMetrics() {}
@@ -36,6 +37,14 @@ public final class RouterMetrics {
    */
   public static void preAuthClosed(String reason) {
     Kamon.counter("router.connections.pre-auth-closed").withTag("reason", reason).increment();
+  }
+
+  /**
+   * A WebSocket upgrade refused with 503 because the node was taking on new sessions faster than
+   * router.http.session-admissions-per-second allows.
+   */
+  public static void sessionAdmissionRefused() {
+    ADMISSIONS_REFUSED.increment();
   }
 
   public static void frameIn() {

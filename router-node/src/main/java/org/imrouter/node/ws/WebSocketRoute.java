@@ -30,7 +30,8 @@ import org.imrouter.node.delivery.Session;
  * pre-auth deadline is closed, see {@link PreAuthGuard}), then serves the connection with a {@link
  * SessionStage} and a new {@link Session}: incoming messages are decoded with backpressure (one
  * at a time, acked by the session), outgoing frames go through a bounded buffer that closes the
- * connection when a slow client lets it overflow.
+ * connection when a slow client lets it overflow. New sessions beyond the node's admission rate
+ * are refused with 503 before any of that ({@link SessionAdmission}).
  */
 public final class WebSocketRoute extends AllDirectives {
   private static final String BEARER = "Bearer ";
@@ -42,6 +43,7 @@ public final class WebSocketRoute extends AllDirectives {
   private final Session.Deps deps;
   private final ClosingWebSocket webSocket;
   private final PreAuthGuard preAuth;
+  private final SessionAdmission admission;
   private final Set<ActorRef<Session.Command>> live = ConcurrentHashMap.newKeySet();
 
   public WebSocketRoute(ActorSystem<?> system, JwtVerifier jwt, Session.Deps deps) {
@@ -61,6 +63,7 @@ public final class WebSocketRoute extends AllDirectives {
         new ClosingWebSocket(
             system, deps.settings().http().deadPeerTimeout(), new SessionStage(stageSettings));
     this.preAuth = new PreAuthGuard(deps.settings().http().preAuthTimeout(), deps.settings().http().preAuthConnections());
+    this.admission = new SessionAdmission(deps.settings().http().sessionAdmission(), deps.reconnectBackoff());
   }
 
   /**
@@ -93,8 +96,14 @@ public final class WebSocketRoute extends AllDirectives {
                                                 () -> complete(StatusCodes.UNAUTHORIZED, "missing, invalid or expired token"));
                                           }
                                           boolean binary = encoding.map("binary"::equals).orElse(false);
+                                          // admitted only once it is a valid upgrade with a valid
+                                          // token: nothing else may spend the node's admissions
                                           return extractWebSocketUpgrade(
-                                              upgrade -> complete(webSocket.handle(upgrade, connection(user.get(), binary))));
+                                              upgrade ->
+                                                  complete(
+                                                      admission.tryAdmit()
+                                                          ? webSocket.handle(upgrade, connection(user.get(), binary))
+                                                          : admission.refusal()));
                                         })))));
   }
 

@@ -71,7 +71,8 @@ class SessionOrderTest {
     TestProbe<Gateway.Command> gateway = testKit.createTestProbe();
     // no refresh frames here: the verifier is the node's, built from the same settings
     deps = new Session.Deps(
-        settings, sharding, gateway.ref(), null, UserRateLimits.fromSettings(settings.limits()), new JwtVerifier(settings.jwt()));
+        settings, sharding, gateway.ref(), null, UserRateLimits.fromSettings(settings.limits()), new JwtVerifier(settings.jwt()),
+        ReconnectBackoff.fromSettings(settings.http()));
   }
 
   @AfterAll

@@ -11,6 +11,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
@@ -31,6 +32,8 @@ public final class WsClient implements AutoCloseable {
   private final List<ServerFrame> frames = new ArrayList<>();
   private final List<Boolean> binaryFlags = new ArrayList<>();
   private final CompletableFuture<Integer> closeCode = new CompletableFuture<>();
+  // set before closeCode completes
+  private volatile String closeReason;
   private final StringBuilder textPart = new StringBuilder();
   private ByteBuffer binaryPart = ByteBuffer.allocate(0);
   private final java.util.concurrent.atomic.AtomicInteger pings = new java.util.concurrent.atomic.AtomicInteger();
@@ -51,19 +54,41 @@ public final class WsClient implements AutoCloseable {
     return client;
   }
 
-  /** The HTTP status of a refused upgrade, or 101 when the WebSocket opened. */
-  public static int handshakeStatus(URI uri, Map<String, String> headers) {
+  /** The client if the upgrade was accepted, empty if it was refused with an HTTP status. */
+  public static Optional<WsClient> tryConnect(URI uri) {
     try {
-      WsClient c = connect(uri, headers);
-      c.close();
-      return 101;
+      return Optional.of(connect(uri));
     } catch (CompletionException e) {
-      if (e.getCause() instanceof WebSocketHandshakeException h) {
-        return h.getResponse().statusCode();
+      if (e.getCause() instanceof WebSocketHandshakeException) {
+        return Optional.empty();
       }
       throw e;
     }
   }
+
+  /** The HTTP status of a refused upgrade, or 101 when the WebSocket opened. */
+  public static int handshakeStatus(URI uri, Map<String, String> headers) {
+    return handshake(uri, headers).status();
+  }
+
+  /** How an upgrade was answered: its status, and the Retry-After header of a refusal. */
+  public record Handshake(int status, Optional<String> retryAfter) {}
+
+  /** Tries an upgrade; a WebSocket that opened is closed again at once (status 101). */
+  public static Handshake handshake(URI uri, Map<String, String> headers) {
+    try {
+      WsClient c = connect(uri, headers);
+      c.close();
+      return new Handshake(SWITCHING_PROTOCOLS, Optional.empty());
+    } catch (CompletionException e) {
+      if (e.getCause() instanceof WebSocketHandshakeException h) {
+        return new Handshake(h.getResponse().statusCode(), h.getResponse().headers().firstValue("Retry-After"));
+      }
+      throw e;
+    }
+  }
+
+  private static final int SWITCHING_PROTOCOLS = 101;
 
   public void sendJson(String json) {
     ws.sendText(json, true).join();
@@ -176,6 +201,12 @@ public final class WsClient implements AutoCloseable {
     return closeCode.orTimeout(TIMEOUT.toSeconds(), TimeUnit.SECONDS).join();
   }
 
+  /** The reason of the server's close frame (waits for it; empty when the connection failed). */
+  public String awaitCloseReason() {
+    awaitClose();
+    return closeReason;
+  }
+
   @Override
   public void close() {
     if (!ws.isOutputClosed()) {
@@ -237,6 +268,7 @@ public final class WsClient implements AutoCloseable {
 
       @Override
       public CompletionStage<?> onClose(WebSocket webSocket, int statusCode, String reason) {
+        closeReason = reason;
         closeCode.complete(statusCode);
         synchronized (frames) {
           frames.notifyAll();
@@ -246,6 +278,9 @@ public final class WsClient implements AutoCloseable {
 
       @Override
       public void onError(WebSocket webSocket, Throwable error) {
+        if (!closeCode.isDone()) {
+          closeReason = "";
+        }
         closeCode.complete(-1);
         synchronized (frames) {
           frames.notifyAll();
