@@ -50,13 +50,18 @@ class SessionOrderTest {
   private static ActorTestKit testKit;
   private static TestProbe<UserEntity.SendDirect> entity;
   private static Session.Deps deps;
+  /** The same, but sessions resend an unanswered send every {@link #RESEND_AFTER}. */
+  private static Session.Deps resendingDeps;
+  /** Shorter than ASK_TIMEOUT, so a send is resent before it times out. */
+  private static final Duration RESEND_AFTER = Duration.ofMillis(200);
 
   @BeforeAll
   static void start() {
     testKit =
         ActorTestKit.create(
             "SessionOrderTest",
-            ConfigFactory.parseMap(Map.of("router.session.ask-timeout", ASK_TIMEOUT.toMillis() + "ms"))
+            // the order tests see each send once: no resends within the ask timeout
+            ConfigFactory.parseMap(Map.of("router.session.ask-timeout", ASK_TIMEOUT.toMillis() + "ms", "router.session.resend-after", "1h"))
                 .withFallback(ConfigFactory.load("entity-test")));
     Cluster cluster = Cluster.get(testKit.system());
     cluster.manager().tell(Join.create(cluster.selfMember().address()));
@@ -73,6 +78,13 @@ class SessionOrderTest {
     deps = new Session.Deps(
         settings, sharding, gateway.ref(), null, UserRateLimits.fromSettings(settings.limits()), new JwtVerifier(settings.jwt()),
         ReconnectBackoff.fromSettings(settings.http()));
+    RouterSettings resending =
+        RouterSettings.fromConfig(
+            ConfigFactory.parseMap(Map.of("router.session.resend-after", RESEND_AFTER.toMillis() + "ms"))
+                .withFallback(testKit.system().settings().config()));
+    resendingDeps = new Session.Deps(
+        resending, sharding, gateway.ref(), null, UserRateLimits.fromSettings(resending.limits()), new JwtVerifier(resending.jwt()),
+        ReconnectBackoff.fromSettings(resending.http()));
   }
 
   @AfterAll
@@ -94,9 +106,13 @@ class SessionOrderTest {
 
   /** A session of {@link #USER} whose output the probe gets, once welcomed. */
   private static ActorRef<Session.Command> session(TestProbe<Session.Out> out) {
+    return session(out, deps);
+  }
+
+  private static ActorRef<Session.Command> session(TestProbe<Session.Out> out, Session.Deps with) {
     ActorRef<Session.Command> session =
         testKit.spawn(Session.create(
-            new JwtVerifier.ClientToken(USER, Instant.now().plus(Duration.ofHours(1))), UUID.randomUUID().toString(), out.ref(), deps, true));
+            new JwtVerifier.ClientToken(USER, Instant.now().plus(Duration.ofHours(1))), UUID.randomUUID().toString(), out.ref(), with, true));
     assertTrue(frame(out, WAIT).hasWelcome());
     return session;
   }
@@ -165,6 +181,40 @@ class SessionOrderTest {
     assertEquals("n2", n2.clientMsgId(), "a definite refusal is final: the next send goes out");
     accept(n2, 4);
     assertEquals("n2", frame(out, WAIT).getAccepted().getClientMsgId());
+    testKit.stop(session);
+  }
+
+  /**
+   * A send lost on its way (its entity's node died, or a hand-off dropped it) is sent again by
+   * the session, the same request, until the answer: the client gets its accepted without
+   * waiting out the ask timeout and resending itself, and the next send to the conversation
+   * still waits for it.
+   */
+  @Test
+  void anUnansweredSendIsResentByTheSessionAndTheFirstAnswerCounts() {
+    TestProbe<Session.Out> out = testKit.createTestProbe();
+    ActorRef<Session.Command> session = session(out, resendingDeps);
+    send(session, "r1", "user:erin");
+    send(session, "r2", "user:erin");
+    UserEntity.SendDirect first = entity.receiveMessage(WAIT);
+    assertEquals("r1", first.clientMsgId());
+    // no answer to the first: it comes again, the same request to the same reply address
+    UserEntity.SendDirect again = entity.receiveMessage(WAIT);
+    assertEquals("r1", again.clientMsgId(), "r2 stays behind r1 while r1 is resent");
+    assertEquals(first.replyTo(), again.replyTo());
+    accept(again, 5);
+    ServerFrame accepted = frame(out, WAIT);
+    assertEquals("r1", accepted.getAccepted().getClientMsgId());
+    assertEquals(5, accepted.getAccepted().getSeq());
+    // a late answer to another copy changes nothing; r2 goes out next, and only r2
+    accept(first, 5);
+    UserEntity.SendDirect next = entity.receiveMessage(WAIT);
+    while (next.clientMsgId().equals("r1")) { // copies resent before the answer arrived
+      next = entity.receiveMessage(WAIT);
+    }
+    assertEquals("r2", next.clientMsgId());
+    accept(next, 6);
+    assertEquals("r2", frame(out, WAIT).getAccepted().getClientMsgId());
     testKit.stop(session);
   }
 }
