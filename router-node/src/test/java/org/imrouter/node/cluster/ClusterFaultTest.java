@@ -34,8 +34,10 @@ import org.junit.jupiter.api.Timeout;
 /**
  * Process-level faults, with real JVMs and a real three-node Cassandra ring (replication factor
  * 3, quorum reads and writes): clients on every router node send direct messages continuously
- * while a router node is killed with {@code kill -9}, a router node is drained with SIGTERM, a
- * router node joins (scale-out), and a Cassandra node is killed with {@code kill -9}. Clients of a
+ * while a router node is killed with {@code kill -9}, a router node is frozen (SIGSTOP) until the
+ * others replace it and then resumed, a router node joins (scale-out), a router node is drained
+ * with SIGTERM, every router node is replaced in turn (a rolling restart), and a Cassandra node
+ * is killed with {@code kill -9}. Clients of a
  * lost node reconnect to the others and resend what was not answered, with the same clientMsgId.
  * After each fault the {@link StreamChecker} reads every inbox: every message acknowledged with
  * {@code accepted} is in its sender's and its recipient's inbox exactly once, seqs are 1..N.
@@ -274,8 +276,61 @@ class ClusterFaultTest {
     }
   }
 
+  /**
+   * A deploy: every node in turn is drained (SIGTERM), a new one started in its place and, before
+   * the next node goes, given shards (what ops/cluster/rolling-restart.sh and the Kubernetes
+   * rollout do). Traffic flows throughout; nothing accepted is lost or stored twice.
+   */
   @Test
   @Order(5)
+  @Timeout(value = 8, unit = TimeUnit.MINUTES)
+  void rollingRestartUnderLoadLosesAndDuplicatesNothing() throws Exception {
+    ensureRouters(3);
+    try (Load load = Load.start("rr", routers.alive())) {
+      load.awaitEachAcceptedAfter("traffic on every client", load.startedAt, WARM_ACKS, TRAFFIC_TIMEOUT);
+      long started = System.nanoTime();
+      List<String> steps = new ArrayList<>();
+      for (Node old : routers.alive()) {
+        long step = System.nanoTime();
+        routers.terminate(old);
+        Node fresh = routers.start(); // ready, and every running node Up in its view
+        double ready = secondsSince(step);
+        Await.until(
+            fresh + " given shards",
+            REBALANCE_TIMEOUT,
+            () -> {
+              try {
+                return !routers.hostedShards(fresh, "User").isEmpty();
+              } catch (IOException e) {
+                return false;
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new AssertionError(e);
+              }
+            },
+            () -> fresh + " hosts no User shard yet");
+        steps.add(String.format(Locale.ROOT, "%s->%s ready %.1f s, shards %.1f s", old, fresh.id(), ready, secondsSince(step)));
+        log("rolling restart: %s", steps.get(steps.size() - 1));
+      }
+      load.keepGoing(AFTER_FAULT);
+      load.finish();
+      String line =
+          String.format(
+              Locale.ROOT,
+              "3 nodes replaced in %.1f s; longest pause of any client %.1f s; %d accepted messages, %d resends",
+              secondsSince(started),
+              load.longestPauseSeconds(started),
+              load.acceptedTotal(),
+              load.resends());
+      System.out.println("ROLLING-RESTART " + line);
+      results.put("rolling restart", line);
+      load.check();
+      assertEquals(List.of(), ring.journalSeqsWrittenTwice(KEYSPACE), "journal positions written by two incarnations");
+    }
+  }
+
+  @Test
+  @Order(6)
   @Timeout(value = 6, unit = TimeUnit.MINUTES)
   void killMinusNineOfOneOfThreeCassandraNodesLosesNoAcceptedMessage() throws Exception {
     ensureRouters(2);
