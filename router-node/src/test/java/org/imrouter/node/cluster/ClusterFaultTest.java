@@ -40,7 +40,9 @@ import org.junit.jupiter.api.Timeout;
  * is killed with {@code kill -9}. Clients of a
  * lost node reconnect to the others and resend what was not answered, with the same clientMsgId.
  * After each fault the {@link StreamChecker} reads every inbox: every message acknowledged with
- * {@code accepted} is in its sender's and its recipient's inbox exactly once, seqs are 1..N.
+ * {@code accepted} is in its sender's and its recipient's inbox exactly once, seqs are 1..N;
+ * and no (persistence id, seq) of the journal was written twice, by two incarnations of one
+ * entity.
  *
  * <p>One Cassandra ring and one router cluster serve all scenarios (starting them is most of the
  * run time); the scenarios run in order and each uses its own users. Each scenario starts router
@@ -190,7 +192,6 @@ class ClusterFaultTest {
       System.out.println("RECOVERY frozen router: " + line);
       results.put("SIGSTOP router", line);
       load.check();
-      assertEquals(List.of(), ring.journalSeqsWrittenTwice(KEYSPACE), "journal positions written by two incarnations");
     }
   }
 
@@ -325,7 +326,6 @@ class ClusterFaultTest {
       System.out.println("ROLLING-RESTART " + line);
       results.put("rolling restart", line);
       load.check();
-      assertEquals(List.of(), ring.journalSeqsWrittenTwice(KEYSPACE), "journal positions written by two incarnations");
     }
   }
 
@@ -529,7 +529,10 @@ class ClusterFaultTest {
       return line;
     }
 
-    /** Reads every inbox of this scenario and checks it against every accepted message. */
+    /**
+     * Reads every inbox of this scenario and checks it against every accepted message, then the
+     * journal for any position written twice.
+     */
     void check() {
       Supplier<List<String>> endpoints = () -> routers.alive().stream().map(Node::wsBase).toList();
       StreamChecker checker = new StreamChecker(clients, users, endpoints);
@@ -538,6 +541,8 @@ class ClusterFaultTest {
       log("[%s] checked %d inboxes holding %d accepted messages in %.1f s: %d violations", prefix, users.size(),
           checker.acceptedTotal(), secondsSince(started), violations.size());
       assertEquals(List.of(), violations, "stream violations");
+      // no entity ever had two writers (the whole keyspace, so every scenario so far)
+      assertEquals(List.of(), ring.journalSeqsWrittenTwice(KEYSPACE), "journal positions written by two incarnations");
     }
 
     @Override
