@@ -1,9 +1,12 @@
 package org.imrouter.node.cluster;
 
+import com.typesafe.config.Config;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CopyOnWriteArraySet;
 import java.util.function.Predicate;
 import org.apache.pekko.actor.Address;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -28,7 +31,9 @@ import org.imrouter.node.metrics.RouterMetrics;
  * the same seq written twice. The margin only covers the ordinary case; this fence covers the
  * rest. The failure detector's verdict is computed from the time since the last heartbeat, so a
  * node that wakes up from a stall is fenced at once, before any gossip reaches it, and it stays
- * fenced because the majority that quarantined it answers no more heartbeats.
+ * fenced because the majority that quarantined it answers no more heartbeats. The answers to the
+ * heartbeats it sent just before a stall can make the others look alive for a moment after it;
+ * {@link StallWatch} covers that moment.
  *
  * <p>A node that is not running a cluster (unit tests) and a node that is not yet a full member
  * (it holds no shards) are never fenced; a node that was downed or removed always is.
@@ -39,12 +44,51 @@ public final class MajorityFence implements Extension {
   /** What a refused request is told; the client resends on another node. */
   public static final String REFUSAL = "this node is cut off from the cluster";
 
+  /**
+   * The fences of the actor systems running in this process (one in production; tests run
+   * several), for the storage driver's check ({@link FencedRequestThrottler}), which has no
+   * actor system at hand.
+   */
+  private static final Set<MajorityFence> IN_PROCESS = new CopyOnWriteArraySet<>();
+
   private final Cluster cluster; // null without a cluster
+  private final StallWatch stalls; // null without a cluster
 
   private MajorityFence(ActorSystem<?> system) {
     String provider = system.settings().config().getString("pekko.actor.provider");
     boolean clustered = provider.equals("cluster") || provider.endsWith(".ClusterActorRefProvider");
     this.cluster = clustered ? Cluster.get(Adapter.toClassic(system)) : null;
+    if (clustered) {
+      // A stall the failure detector tolerates cannot have got this node downed; after a longer
+      // one, hold writes for as long as the survivors wait before they move its entities.
+      Config config = system.settings().config();
+      Duration stall = config.getDuration("pekko.cluster.failure-detector.acceptable-heartbeat-pause");
+      Duration stableAfter = config.getDuration("pekko.cluster.split-brain-resolver.stable-after");
+      // "off" means the resolver's stable-after, as the resolver itself reads it
+      String margin = config.getString("pekko.cluster.down-removal-margin");
+      Duration hold = stableAfter.plus(margin.equals("off") ? stableAfter : config.getDuration("pekko.cluster.down-removal-margin"));
+      Duration tick = config.getDuration("router.cluster.stall-tick");
+      this.stalls = new StallWatch(stall.toNanos(), hold.toNanos(), System.nanoTime());
+      // on the scheduler's own thread: a busy dispatcher must not look like a stall
+      system.scheduler().scheduleAtFixedRate(tick, tick, () -> stalls.tick(System.nanoTime()), scala.concurrent.ExecutionContext.fromExecutor(Runnable::run));
+    } else {
+      this.stalls = null;
+    }
+    IN_PROCESS.add(this);
+    system.getWhenTerminated().thenRun(() -> IN_PROCESS.remove(this));
+  }
+
+  /**
+   * True when every node in this process may write: a process that hosts a fenced node sends
+   * nothing to storage.
+   */
+  public static boolean processMayWrite() {
+    for (MajorityFence fence : IN_PROCESS) {
+      if (!fence.mayWrite()) {
+        return false;
+      }
+    }
+    return true;
   }
 
   public static MajorityFence get(ActorSystem<?> system) {
@@ -55,6 +99,10 @@ public final class MajorityFence implements Extension {
   public boolean mayWrite() {
     if (cluster == null) {
       return true;
+    }
+    if (!stalls.steady(System.nanoTime())) {
+      RouterMetrics.writeFenced();
+      return false;
     }
     Member self = cluster.selfMember();
     CurrentClusterState state = cluster.state();
