@@ -100,10 +100,6 @@ public final class MajorityFence implements Extension {
     if (cluster == null) {
       return true;
     }
-    if (!stalls.steady(System.nanoTime())) {
-      RouterMetrics.writeFenced();
-      return false;
-    }
     Member self = cluster.selfMember();
     CurrentClusterState state = cluster.state();
     // "Removed" is also how a node that has not joined yet sees itself, with no members
@@ -120,6 +116,13 @@ public final class MajorityFence implements Extension {
       if (VOTERS.contains(m.status())) {
         voters.add(m.address());
       }
+    }
+    if (voters.size() == 1) {
+      return true; // a cluster of one: nobody else can have taken its entities over
+    }
+    if (!stalls.steady(System.nanoTime())) {
+      RouterMetrics.writeFenced();
+      return false;
     }
     Set<Member> unreachable = state.getUnreachable();
     Address selfAddress = self.address();
