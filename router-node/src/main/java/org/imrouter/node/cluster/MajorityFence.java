@@ -53,6 +53,8 @@ public final class MajorityFence implements Extension {
 
   private final Cluster cluster; // null without a cluster
   private final StallWatch stalls; // null without a cluster
+  private volatile int membersSeen;
+  private volatile long membersChangedAtNanos = System.nanoTime();
 
   private MajorityFence(ActorSystem<?> system) {
     String provider = system.settings().config().getString("pekko.actor.provider");
@@ -89,6 +91,32 @@ public final class MajorityFence implements Extension {
       }
     }
     return true;
+  }
+
+  /**
+   * True while the cluster is changing: a member is unreachable, or the set of members changed
+   * within {@code window} (shards are moving, and a request may have gone to a node that is
+   * gone or handed its shard off). Sessions resend only then (router.session.resend-window).
+   * Always false without a cluster.
+   */
+  public boolean changing(Duration window) {
+    if (cluster == null) {
+      return false;
+    }
+    CurrentClusterState state = cluster.state();
+    if (state.getUnreachable().iterator().hasNext()) {
+      return true;
+    }
+    int members = 0;
+    for (Member m : state.getMembers()) {
+      members = 31 * members + m.uniqueAddress().hashCode();
+    }
+    long now = System.nanoTime();
+    if (members != membersSeen) {
+      membersSeen = members; // racy by design: any caller may note the change, once is enough
+      membersChangedAtNanos = now;
+    }
+    return now - membersChangedAtNanos < window.toNanos();
   }
 
   public static MajorityFence get(ActorSystem<?> system) {

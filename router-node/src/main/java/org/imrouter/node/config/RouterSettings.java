@@ -108,7 +108,7 @@ public record RouterSettings(
       long maxBatchBytes,
       boolean historyBeforeJoin) {}
 
-  public record Session(Duration askTimeout, Duration resendAfter, Duration reregisterDelay, Duration drainTimeout) {}
+  public record Session(Duration askTimeout, Duration resendAfter, Duration resendWindow, Duration reregisterDelay, Duration drainTimeout) {}
 
   /** One backend allowed to call the ingress, and the patterns that bound what it may do. */
   public record Backend(String name, String tokenSha256, List<String> mayActAs, List<String> mayRead, List<String> mayManage) {}
@@ -207,6 +207,7 @@ public record RouterSettings(
         new Session(
             session.getDuration("ask-timeout"),
             session.getDuration("resend-after"),
+            session.getDuration("resend-window"),
             session.getDuration("reregister-delay"),
             session.getDuration("drain-timeout")),
         c.getString("history.read-journal"),

@@ -3,6 +3,7 @@ package org.imrouter.node.delivery;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BiFunction;
+import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 import org.apache.pekko.actor.Cancellable;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -37,13 +38,13 @@ public final class ActorAsk {
       Duration timeout,
       Function<ActorRef<Res>, Req> request,
       BiFunction<Res, Throwable, T> map) {
-    ask(ctx, target, answer, timeout, null, request, map);
+    ask(ctx, target, answer, timeout, null, () -> false, request, map);
   }
 
   /**
    * @param resendEvery when not null, the same request (same reply address) is sent again at
-   *     this interval until the answer or the timeout; only for idempotent requests. The first
-   *     answer wins, later ones go to dead letters.
+   *     this interval until the answer or the timeout, when {@code resendNow} says so; only for
+   *     idempotent requests. The first answer wins, later ones go to dead letters.
    * @param map builds the message for the asking actor from the answer, or from the failure
    *     (timeout) with a null answer
    */
@@ -53,6 +54,7 @@ public final class ActorAsk {
       Class<Res> answer,
       Duration timeout,
       Duration resendEvery,
+      BooleanSupplier resendNow,
       Function<ActorRef<Res>, Req> request,
       BiFunction<Res, Throwable, T> map) {
     AtomicReference<Cancellable> resends = new AtomicReference<>();
@@ -65,7 +67,15 @@ public final class ActorAsk {
                 resends.set(
                     ctx.getSystem()
                         .scheduler()
-                        .scheduleAtFixedRate(resendEvery, resendEvery, () -> target.tell(message), ctx.getExecutionContext()));
+                        .scheduleAtFixedRate(
+                            resendEvery,
+                            resendEvery,
+                            () -> {
+                              if (resendNow.getAsBoolean()) {
+                                target.tell(message);
+                              }
+                            },
+                            ctx.getExecutionContext()));
               }
               return message;
             },

@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.List;
+import java.util.function.BooleanSupplier;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -22,6 +23,7 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
 import org.imrouter.node.auth.JwtVerifier;
 import org.imrouter.node.config.LimitedFrame;
+import org.imrouter.node.cluster.MajorityFence;
 import org.imrouter.node.config.RouterSettings;
 import org.imrouter.node.group.GroupEntity;
 import org.imrouter.node.metrics.RouterMetrics;
@@ -175,6 +177,7 @@ public final class Session extends AbstractBehavior<Session.Command> {
   private final RouterSettings.Limits limits;
   private final Duration askTimeout;
   private final Duration resendAfter;
+  private final BooleanSupplier resendNow;
   private final ActorRef<Push> pushRef;
   // built once: an entity ref URL-encodes its path prefix when constructed, and every send,
   // sync and read of the session asks this one entity
@@ -218,6 +221,9 @@ public final class Session extends AbstractBehavior<Session.Command> {
     this.limits = deps.settings().limits();
     this.askTimeout = deps.settings().session().askTimeout();
     this.resendAfter = deps.settings().session().resendAfter();
+    MajorityFence cluster = MajorityFence.get(getContext().getSystem());
+    Duration window = deps.settings().session().resendWindow();
+    this.resendNow = () -> cluster.changing(window);
     this.pushRef = ctx.messageAdapter(Push.class, Pushed::new);
     this.ownEntity = deps.sharding().entityRefFor(UserEntity.ENTITY_TYPE_KEY, userId);
     this.joinSettledRef = ctx.messageAdapter(Gateway.JoinSettled.class, j -> new JoinSettled(j.groupId()));
@@ -277,6 +283,7 @@ public final class Session extends AbstractBehavior<Session.Command> {
         UserEntity.ConnectResult.class,
         askTimeout,
         resendAfter, // registering the same session twice is one registration
+        resendNow,
         replyTo -> new UserEntity.Connect(pushRef, replyTo),
         ConnectAnswer::new);
   }
@@ -609,6 +616,7 @@ public final class Session extends AbstractBehavior<Session.Command> {
         Reply.class,
         askTimeout,
         kind == Kind.GROUP_OP ? null : resendAfter, // group operations are not idempotent
+        resendNow,
         command,
         (reply, failure) -> new Answered(kind, ref, conversation, reply, failure));
   }

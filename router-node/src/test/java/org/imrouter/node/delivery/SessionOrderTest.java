@@ -80,7 +80,9 @@ class SessionOrderTest {
         ReconnectBackoff.fromSettings(settings.http()));
     RouterSettings resending =
         RouterSettings.fromConfig(
-            ConfigFactory.parseMap(Map.of("router.session.resend-after", RESEND_AFTER.toMillis() + "ms"))
+            // resends go out while the cluster changed recently: this one-node cluster formed at
+            // the start of the class, well within an hour
+            ConfigFactory.parseMap(Map.of("router.session.resend-after", RESEND_AFTER.toMillis() + "ms", "router.session.resend-window", "1h"))
                 .withFallback(testKit.system().settings().config()));
     resendingDeps = new Session.Deps(
         resending, sharding, gateway.ref(), null, UserRateLimits.fromSettings(resending.limits()), new JwtVerifier(resending.jwt()),
