@@ -378,7 +378,7 @@ class ClusterFaultTest {
       launched.add(routers.launch());
     }
     for (Node n : launched) {
-      routers.awaitUp(n, count);
+      routers.awaitUpOnFreePorts(n, count);
     }
   }
 

@@ -55,6 +55,8 @@ final class RouterCluster implements AutoCloseable {
 
   /** System property of the test JVM: extra JVM options for every router node it starts. */
   static final String NODE_JVM_OPTIONS = "router.test.node-jvm-options";
+  /** starts of one node when the ports picked for it were taken before it bound them */
+  private static final int PORT_ATTEMPTS = 3;
 
   /** One router JVM and its ports, all on 127.0.0.1. */
 
@@ -99,9 +101,7 @@ final class RouterCluster implements AutoCloseable {
    */
   Node start() throws IOException {
     int members = alive().size() + 1;
-    Node node = launch();
-    awaitUp(node, members);
-    return node;
+    return awaitUpOnFreePorts(launch(), members);
   }
 
   /** Starts one node that joins the running ones; returns at once (see {@link #awaitUp}). */
@@ -164,6 +164,47 @@ final class RouterCluster implements AutoCloseable {
     return node;
   }
 
+  /**
+   * A port picked free for a node was taken by another process before the node bound it (the
+   * test picks ports, then starts the JVM): that node will never be ready.
+   */
+  static final class PortTaken extends AssertionError {
+    final Node node;
+
+    PortTaken(Node node) {
+      super(node + " could not bind one of its ports:\n" + tail(node.log()));
+      this.node = node;
+    }
+  }
+
+  private static boolean portTaken(Node node) {
+    try {
+      return Files.exists(node.log()) && Files.readString(node.log()).contains("BindException");
+    } catch (IOException | UncheckedIOException e) {
+      return false; // being written: look again at the next poll
+    }
+  }
+
+  /**
+   * {@link #awaitUp}, starting the node again on new ports (up to {@link #PORT_ATTEMPTS} times)
+   * when a port it was given was taken meanwhile; returns the node that came up.
+   */
+  Node awaitUpOnFreePorts(Node node, int members) throws IOException {
+    for (int attempt = 1; ; attempt++) {
+      try {
+        awaitUp(node, members);
+        return node;
+      } catch (PortTaken taken) {
+        if (attempt == PORT_ATTEMPTS) {
+          throw taken;
+        }
+        node.process().destroyForcibly();
+        waitFor(node.process(), STOP_TIMEOUT);
+        node = launch();
+      }
+    }
+  }
+
   /** Waits until {@code node} answers /ready and sees at least {@code members} members Up. */
   void awaitUp(Node node, int members) {
     HttpRequest ready = HttpRequest.newBuilder(node.management("/ready")).timeout(HTTP_TIMEOUT).build();
@@ -171,6 +212,9 @@ final class RouterCluster implements AutoCloseable {
     while (System.nanoTime() < deadline) {
       if (!node.isAlive()) {
         throw new AssertionError(node + " died at start:\n" + tail(node.log()));
+      }
+      if (portTaken(node)) {
+        throw new PortTaken(node);
       }
       try {
         if (HTTP.send(ready, HttpResponse.BodyHandlers.discarding()).statusCode() == 200 && membersUp(node).size() >= members) {
