@@ -25,6 +25,7 @@ import org.imrouter.protocol.v1.IngressPowerApiHandlerFactory;
 import org.imrouter.node.user.UserEntity;
 import org.imrouter.node.ws.WebSocketRoute;
 import org.imrouter.persistence.HistoryReader;
+import org.imrouter.persistence.JournalSchema;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,6 +37,11 @@ import org.slf4j.LoggerFactory;
 public final class RouterNode {
   private static final Logger log = LoggerFactory.getLogger(RouterNode.class);
   private static final Duration UNBIND_DEADLINE = Duration.ofSeconds(10);
+  /**
+   * Creating the dev/test schema: each statement waits for schema agreement, which a busy
+   * three-node ring can take seconds to reach.
+   */
+  private static final Duration SCHEMA_TIMEOUT = Duration.ofSeconds(60);
   /** router.cluster.join values */
   public static final String JOIN_SELF = "self";
   public static final String JOIN_SEEDS = "seeds";
@@ -64,6 +70,8 @@ public final class RouterNode {
           AsyncCompletions.MIN_PARALLELISM,
           AsyncCompletions.MIN_PARALLELISM);
     }
+    // before anything persists: the journal's tables get this project's key (JournalSchema)
+    JournalSchema.prepare(system, SCHEMA_TIMEOUT);
     Cluster cluster = Cluster.get(system);
     boolean noSeeds = system.settings().config().getStringList("pekko.cluster.seed-nodes").isEmpty();
     if (settings.clusterJoin().equals(JOIN_SELF) && noSeeds) {

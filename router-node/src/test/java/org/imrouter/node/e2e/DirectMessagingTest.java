@@ -4,10 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.imrouter.node.testkit.RouterTestNode;
+import org.imrouter.persistence.JournalSchema;
 import org.imrouter.node.testkit.Tokens;
 import org.imrouter.node.testkit.WsClient;
 import org.imrouter.protocol.v1.Accepted;
@@ -29,6 +31,7 @@ import org.junit.jupiter.api.Test;
 class DirectMessagingTest {
   /** Small, so that paging reaches past the in-memory window into the journal. */
   private static final int RECENT_ITEMS = 3;
+  private static final Duration SCHEMA_READ_TIMEOUT = Duration.ofSeconds(30);
 
   private static RouterTestNode node;
 
@@ -40,6 +43,12 @@ class DirectMessagingTest {
   @AfterAll
   static void stop() {
     node.close();
+  }
+
+  /** The node created its journal keyed by sequence number, so a stale write cannot add a row. */
+  @Test
+  void theNodesJournalIsKeyedBySequenceNumber() {
+    assertEquals(List.of("sequence_nr"), JournalSchema.journalKey(node.system(), SCHEMA_READ_TIMEOUT));
   }
 
   private static WsClient connect(String user) {
