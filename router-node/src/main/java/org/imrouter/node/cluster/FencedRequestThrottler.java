@@ -7,6 +7,7 @@ import com.datastax.oss.driver.api.core.session.throttling.Throttled;
 import com.datastax.oss.driver.internal.core.session.throttling.ConcurrencyLimitingRequestThrottler;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
 
 /**
  * The Cassandra driver's request throttler with the write fence at its door: while a node of
@@ -49,25 +50,24 @@ public final class FencedRequestThrottler implements RequestThrottler {
 
   @Override
   public void signalSuccess(Throttled request) {
-    Gate gate = gates.remove(request);
-    if (gate != null) {
-      queue.signalSuccess(gate);
-    }
+    release(request, queue::signalSuccess);
   }
 
   @Override
   public void signalError(Throttled request, Throwable error) {
-    Gate gate = gates.remove(request);
-    if (gate != null) {
-      queue.signalError(gate, error);
-    }
+    release(request, gate -> queue.signalError(gate, error));
   }
 
   @Override
   public void signalTimeout(Throttled request) {
+    release(request, queue::signalTimeout);
+  }
+
+  /** Passes the driver's word on a finished request to the queue, for the gate that held it. */
+  private void release(Throttled request, Consumer<Gate> signal) {
     Gate gate = gates.remove(request);
     if (gate != null) {
-      queue.signalTimeout(gate);
+      signal.accept(gate);
     }
   }
 

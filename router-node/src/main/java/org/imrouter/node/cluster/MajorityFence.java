@@ -4,10 +4,12 @@ import com.typesafe.config.Config;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArraySet;
 import java.util.function.Predicate;
+import java.util.stream.Collectors;
 import org.apache.pekko.actor.Address;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Extension;
@@ -17,6 +19,7 @@ import org.apache.pekko.cluster.Cluster;
 import org.apache.pekko.cluster.ClusterEvent.CurrentClusterState;
 import org.apache.pekko.cluster.Member;
 import org.apache.pekko.cluster.MemberStatus;
+import org.apache.pekko.cluster.UniqueAddress;
 import org.imrouter.node.metrics.RouterMetrics;
 
 /**
@@ -53,8 +56,29 @@ public final class MajorityFence implements Extension {
 
   private final Cluster cluster; // null without a cluster
   private final StallWatch stalls; // null without a cluster
-  private volatile int membersSeen;
-  private volatile long membersChangedAtNanos = System.nanoTime();
+  /** What the checks need from the latest cluster state, rebuilt only when that state changes. */
+  private volatile View view;
+
+  /**
+   * The voters' addresses and the unreachable ones of one cluster state (the cluster publishes a
+   * new state object on every change), and when the set of members last changed.
+   */
+  private record View(CurrentClusterState state, List<Address> voters, Set<Address> unreachable, Set<UniqueAddress> members,
+      long membersChangedAtNanos) {
+    static View of(CurrentClusterState state, View previous, long now) {
+      List<Address> voters = new ArrayList<>();
+      Set<UniqueAddress> members = new HashSet<>();
+      for (Member m : state.getMembers()) {
+        members.add(m.uniqueAddress());
+        if (VOTERS.contains(m.status())) {
+          voters.add(m.address());
+        }
+      }
+      Set<Address> unreachable = state.getUnreachable().stream().map(Member::address).collect(Collectors.toUnmodifiableSet());
+      boolean changed = previous == null || !previous.members().equals(members);
+      return new View(state, List.copyOf(voters), unreachable, Set.copyOf(members), changed ? now : previous.membersChangedAtNanos());
+    }
+  }
 
   private MajorityFence(ActorSystem<?> system) {
     String provider = system.settings().config().getString("pekko.actor.provider");
@@ -103,20 +127,23 @@ public final class MajorityFence implements Extension {
     if (cluster == null) {
       return false;
     }
-    CurrentClusterState state = cluster.state();
-    if (state.getUnreachable().iterator().hasNext()) {
-      return true;
-    }
-    int members = 0;
-    for (Member m : state.getMembers()) {
-      members = 31 * members + m.uniqueAddress().hashCode();
-    }
     long now = System.nanoTime();
-    if (members != membersSeen) {
-      membersSeen = members; // racy by design: any caller may note the change, once is enough
-      membersChangedAtNanos = now;
+    View v = view(now);
+    return !v.unreachable().isEmpty() || now - v.membersChangedAtNanos() < window.toNanos();
+  }
+
+  /**
+   * The view of the current cluster state. Racy by design: two callers may both rebuild it for a
+   * new state, and either result is right.
+   */
+  private View view(long now) {
+    CurrentClusterState state = cluster.state();
+    View v = view;
+    if (v == null || v.state() != state) {
+      v = View.of(state, v, now);
+      view = v;
     }
-    return now - membersChangedAtNanos < window.toNanos();
+    return v;
   }
 
   public static MajorityFence get(ActorSystem<?> system) {
@@ -129,9 +156,10 @@ public final class MajorityFence implements Extension {
       return true;
     }
     Member self = cluster.selfMember();
-    CurrentClusterState state = cluster.state();
+    long now = System.nanoTime();
+    View v = view(now);
     // "Removed" is also how a node that has not joined yet sees itself, with no members
-    boolean gone = self.status() == MemberStatus.down() || (self.status() == MemberStatus.removed() && state.getMembers().iterator().hasNext());
+    boolean gone = self.status() == MemberStatus.down() || (self.status() == MemberStatus.removed() && !v.members().isEmpty());
     if (gone) {
       RouterMetrics.writeFenced();
       return false;
@@ -139,26 +167,20 @@ public final class MajorityFence implements Extension {
     if (!VOTERS.contains(self.status())) {
       return true;
     }
-    List<Address> voters = new ArrayList<>();
-    for (Member m : state.getMembers()) {
-      if (VOTERS.contains(m.status())) {
-        voters.add(m.address());
-      }
-    }
-    if (voters.size() == 1) {
+    if (v.voters().size() == 1) {
       return true; // a cluster of one: nobody else can have taken its entities over
     }
-    if (!stalls.steady(System.nanoTime())) {
+    if (!stalls.steady(now)) {
       RouterMetrics.writeFenced();
       return false;
     }
-    Set<Member> unreachable = state.getUnreachable();
     Address selfAddress = self.address();
+    // the failure detector is asked at the moment of the write, not taken from the view: it
+    // judges by the time since the last heartbeat, which is what a node waking from a stall needs
     boolean survives =
         onSurvivingSide(
-            voters,
-            a -> a.equals(selfAddress)
-                || (cluster.failureDetector().isAvailable(a) && unreachable.stream().noneMatch(m -> m.address().equals(a))));
+            v.voters(),
+            a -> a.equals(selfAddress) || (cluster.failureDetector().isAvailable(a) && !v.unreachable().contains(a)));
     if (!survives) {
       RouterMetrics.writeFenced();
     }

@@ -3,6 +3,7 @@ package org.imrouter.node.delivery;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 import org.imrouter.node.config.RouterSettings;
 
 /**
@@ -24,8 +25,6 @@ public final class ReconnectBackoff {
    * fails the connection on a longer reason instead of sending it.
    */
   public static final int MAX_REASON_BYTES = 123;
-
-  private static final long MILLIS_PER_SECOND = 1000;
 
   private final long minMillis;
   private final long maxMillis;
@@ -61,6 +60,7 @@ public final class ReconnectBackoff {
 
   /** A fresh delay in whole seconds, rounded up (at least 1), for an HTTP Retry-After header. */
   public long nextSeconds() {
-    return Math.max(1, (next().toMillis() + MILLIS_PER_SECOND - 1) / MILLIS_PER_SECOND);
+    long millisPerSecond = TimeUnit.SECONDS.toMillis(1);
+    return Math.max(1, (next().toMillis() + millisPerSecond - 1) / millisPerSecond);
   }
 }

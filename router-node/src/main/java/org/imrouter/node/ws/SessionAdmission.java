@@ -1,5 +1,6 @@
 package org.imrouter.node.ws;
 
+import java.util.concurrent.TimeUnit;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.model.headers.RetryAfter;
@@ -47,8 +48,6 @@ final class SessionAdmission {
     return HttpResponse.create()
         .withStatus(StatusCodes.SERVICE_UNAVAILABLE)
         .addHeader(RetryAfter.create(seconds))
-        .withEntity(REFUSED + " " + ReconnectBackoff.HINT + seconds * MILLIS_PER_SECOND);
+        .withEntity(REFUSED + " " + ReconnectBackoff.HINT + TimeUnit.SECONDS.toMillis(seconds));
   }
-
-  private static final long MILLIS_PER_SECOND = 1000;
 }
