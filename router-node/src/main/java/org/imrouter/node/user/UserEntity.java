@@ -33,6 +33,7 @@ import org.imrouter.node.stream.ClusterMessage;
 import org.imrouter.node.stream.DedupWindow;
 import org.imrouter.node.stream.ErrorCode;
 import org.imrouter.node.stream.Ids;
+import org.imrouter.node.stream.JournalBacklog;
 import org.imrouter.node.stream.Outbox;
 import org.imrouter.node.stream.Push;
 import org.imrouter.node.stream.RecentItems;
@@ -359,6 +360,7 @@ public final class UserEntity {
     private final AckTracker acks;
     private final TypingWindow typingWindow;
     private final MajorityFence fence;
+    private final JournalBacklog backlog;
     private long lastActivity;
 
     Logic(
@@ -389,6 +391,7 @@ public final class UserEntity {
       this.lastActivity = clock.millis();
       this.typingWindow = new TypingWindow(settings.limits().typingWindow(), clock);
       this.fence = MajorityFence.get(ctx.getSystem());
+      this.backlog = JournalBacklog.get(ctx.getSystem());
       timers.startTimerWithFixedDelay(Tick.INSTANCE, settings.entity().transferRetry());
     }
 
@@ -433,7 +436,9 @@ public final class UserEntity {
           || command instanceof Deliver
           || command instanceof MembershipNotice
           || command instanceof MarkRead) {
-        buffer.add(command);
+        if (!Request.shed(command, backlog, "user")) {
+          buffer.add(command);
+        }
         return Effect().none();
       }
       if (command == Flush.INSTANCE) {
@@ -512,7 +517,7 @@ public final class UserEntity {
       for (Command c : commands) {
         decide(batch, c);
       }
-      return batch.effect(Effect(), "user");
+      return batch.effect(Effect(), "user", backlog);
     }
 
     private void decide(Batch<State, InboxEvent> batch, Command command) {
