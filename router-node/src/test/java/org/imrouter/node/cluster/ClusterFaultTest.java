@@ -1,6 +1,7 @@
 package org.imrouter.node.cluster;
 
 import org.imrouter.node.testkit.Await;
+import static org.junit.jupiter.api.Assertions.assertAll;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -117,11 +118,13 @@ class ClusterFaultTest {
   /** all of Cassandra unreachable this long: several circuit-breaker resets (3 s) and driver timeouts (4 s) */
   private static final Duration OUTAGE = Duration.ofSeconds(30);
   /**
-   * Every send during the outage is answered within this: the session's ask timeout (5 s,
-   * router.session.ask-timeout) bounds it, the journal's 4 s request timeout and open circuit
-   * breaker usually answer sooner; the margin is for the busy machine.
+   * Every send during the outage is answered within this. The session's ask timeout (5 s,
+   * router.session.ask-timeout) bounds one send; a send queued behind an earlier one to the same
+   * conversation (a run's second) goes out only once that one is answered, so it can wait two ask
+   * timeouts, 10 s; the rest is margin for the busy machine. Measured over three runs: median
+   * 5.02 s, 99th percentile 5.04 s, at most 9.05-9.53 s.
    */
-  private static final Duration OUTAGE_ANSWER_BOUND = Duration.ofSeconds(8);
+  private static final Duration OUTAGE_ANSWER_BOUND = Duration.ofSeconds(12);
   /**
    * After Cassandra resumes, every client has a message accepted within this. An entity whose
    * writes and recoveries failed throughout the outage restarts with a backoff that has grown to
@@ -449,15 +452,17 @@ class ClusterFaultTest {
               load.resends());
       System.out.println("RECOVERY all Cassandra unreachable: " + line);
       results.put("all Cassandra unreachable", line);
-      load.check("cassandra-unreachable-30s", fault);
-      assertTrue(
-          percentile(answerSeconds, 1.0) < OUTAGE_ANSWER_BOUND.toMillis() / 1e3,
-          "a send during the outage was answered after " + percentile(answerSeconds, 1.0) + " s, not within " + OUTAGE_ANSWER_BOUND);
-      assertEquals(List.of(), silent, "sends during the outage that got no answer within the client's answer timeout");
-      assertEquals(List.of(), dropped, "connections lost from the outage until every client was served again");
-      assertTrue(
-          servedAgain < OUTAGE_RECOVERY_BOUND.toMillis() / 1e3,
-          "every client served again " + servedAgain + " s after Cassandra resumed, not within " + OUTAGE_RECOVERY_BOUND);
+      // all of them, so that one failing does not hide the others
+      assertAll(
+          () -> assertTrue(
+              percentile(answerSeconds, 1.0) < OUTAGE_ANSWER_BOUND.toMillis() / 1e3,
+              "a send during the outage was answered after " + percentile(answerSeconds, 1.0) + " s, not within " + OUTAGE_ANSWER_BOUND),
+          () -> assertEquals(List.of(), silent, "sends during the outage that got no answer within the client's answer timeout"),
+          () -> assertEquals(List.of(), dropped, "connections lost from the outage until every client was served again"),
+          () -> assertTrue(
+              servedAgain < OUTAGE_RECOVERY_BOUND.toMillis() / 1e3,
+              "every client served again " + servedAgain + " s after Cassandra resumed, not within " + OUTAGE_RECOVERY_BOUND),
+          () -> load.check("cassandra-unreachable-30s", fault));
     }
   }
 
@@ -736,12 +741,13 @@ class ClusterFaultTest {
               checker.duplicates(),
               longestPauseSeconds(faultNanos),
               longestGapSeconds(faultNanos)));
-      assertEquals(List.of(), violations, "stream violations");
-      // no entity of this scenario ever had two writers
-      assertEquals(
-          List.of(),
-          ring.journalSeqsWrittenTwice(KEYSPACE, users.stream().map(u -> "User|" + u).toList()),
-          "journal positions written by two incarnations");
+      assertAll(
+          () -> assertEquals(List.of(), violations, "stream violations"),
+          // no entity of this scenario ever had two writers
+          () -> assertEquals(
+              List.of(),
+              ring.journalSeqsWrittenTwice(KEYSPACE, users.stream().map(u -> "User|" + u).toList()),
+              "journal positions written by two incarnations"));
     }
 
     @Override
