@@ -23,6 +23,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.stream.Collectors;
 import org.imrouter.node.testkit.Await;
 import org.imrouter.persistence.embedded.CommitLogSync;
@@ -50,6 +52,8 @@ final class CassandraRing implements AutoCloseable {
   private static final Duration KILL_TIMEOUT = Duration.ofSeconds(20);
 
   private final List<EmbeddedCassandra> nodes = new ArrayList<>();
+  /** nodes stopped with SIGSTOP and not resumed yet, 1-based */
+  private final Set<Integer> frozen = new TreeSet<>();
   private CassandraRing() {}
 
   /** Starts {@code size} nodes one after the other; each joins the ring before the next starts. */
@@ -214,6 +218,45 @@ final class CassandraRing implements AutoCloseable {
   }
 
   /**
+   * SIGSTOP to node {@code n} (1-based): it stands still with its sockets open, like a server in
+   * a long GC pause or a host that stopped answering; {@link #resume} (and {@link #close}) lets it
+   * run again.
+   */
+  void freeze(int n) {
+    signal(n, "STOP");
+    frozen.add(n);
+  }
+
+  /** SIGCONT to a node stopped by {@link #freeze}. */
+  void resume(int n) {
+    signal(n, "CONT");
+    frozen.remove(n);
+  }
+
+  /** Resumes every node still frozen; harmless when none is. */
+  void resumeAll() {
+    for (int n : List.copyOf(frozen)) {
+      resume(n);
+    }
+  }
+
+  private void signal(int n, String signal) {
+    EmbeddedCassandra node = nodes.get(n - 1);
+    long pid = serverProcess(node).orElseThrow(() -> new IllegalStateException("no Cassandra process for " + node.dataDir())).pid();
+    try {
+      Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(pid)).inheritIO().start();
+      if (kill.waitFor() != 0) {
+        throw new IllegalStateException("kill -" + signal + " " + pid + " (Cassandra node " + n + ") failed");
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted", e);
+    }
+  }
+
+  /**
    * The child JVM of a node, found by its data directory on its command line. Read from /proc:
    * ProcessHandle.Info leaves out the arguments of a command line as long as Cassandra's.
    */
@@ -233,9 +276,14 @@ final class CassandraRing implements AutoCloseable {
 
   @Override
   public void close() {
-    for (EmbeddedCassandra node : nodes) {
-      serverProcess(node).ifPresent(ProcessHandle::destroyForcibly);
-      node.stop(STOP_TIMEOUT);
+    try {
+      // a stopped JVM would not take part in its own stop; never leave one behind stopped
+      resumeAll();
+    } finally {
+      for (EmbeddedCassandra node : nodes) {
+        serverProcess(node).ifPresent(ProcessHandle::destroyForcibly);
+        node.stop(STOP_TIMEOUT);
+      }
     }
   }
 

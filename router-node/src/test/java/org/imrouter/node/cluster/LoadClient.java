@@ -16,6 +16,7 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.imrouter.node.testkit.Tokens;
@@ -26,12 +27,31 @@ import org.imrouter.protocol.v1.ServerFrame;
  * sends in flight at a time, each retried with the same clientMsgId until it is answered with
  * {@code accepted} (after UNAVAILABLE, a timeout, or a lost connection); a lost or closed
  * connection (1001 "going away", a killed node) is replaced by one to the next router node.
- * Every {@code accepted} is recorded, with when it arrived and on which connection, for the
- * checker and for the recovery times.
+ * Messages go out in runs to one recipient, back to back (the second leaves before the first is
+ * answered), so the order of one conversation is tested through every hand-off. The clientMsgId
+ * of the n-th message a client creates is {@code user-n}, so its order can be read back from the
+ * inboxes. Every {@code accepted} is recorded, with when it arrived and on which connection, and
+ * every refusal, silence and lost connection, for the checker and for the recovery times.
  */
 final class LoadClient implements AutoCloseable {
-  /** An {@code accepted} as the client saw it. */
-  record Ack(String clientMsgId, String to, long seq, String msgId, long atNanos, int connection) {}
+  /**
+   * An {@code accepted} as the client saw it; {@code dueAtNanos} is when the client meant to send
+   * the message, its place in the client's schedule.
+   */
+  record Ack(String clientMsgId, String to, long seq, String msgId, long atNanos, int connection, long dueAtNanos) {}
+
+  /** An error answer to one attempt of a send (UNAVAILABLE, RATE_LIMITED, …). */
+  record Refusal(String clientMsgId, String code, long sentAtNanos, long atNanos) {
+    long answerNanos() {
+      return atNanos - sentAtNanos;
+    }
+  }
+
+  /** An attempt of a send that got no answer at all within the client's answer timeout. */
+  record Silence(String clientMsgId, long sentAtNanos) {}
+
+  /** A connection that ended, and why ("closed with 1001", "closed with -1", …). */
+  record Disconnect(String why, long atNanos) {}
 
   /** A connection the client opened and, once welcomed, used. */
   record Connection(int number, String endpoint, long welcomedAtNanos) {}
@@ -54,12 +74,17 @@ final class LoadClient implements AutoCloseable {
 
   private static final class Pending {
     final String to;
+    /** when the client meant to send it: its place in the client's schedule */
+    final long dueAtNanos;
     long resendAtNanos;
     long sentAtNanos;
     int attempts;
+    /** the last attempt went out on the current connection and has had no answer yet */
+    boolean awaitingAnswer;
 
-    Pending(String to) {
+    Pending(String to, long dueAtNanos) {
       this.to = to;
+      this.dueAtNanos = dueAtNanos;
     }
   }
 
@@ -67,6 +92,7 @@ final class LoadClient implements AutoCloseable {
   private final List<String> targets;
   private final Supplier<List<String>> endpoints;
   private final long intervalNanos;
+  private final int inARow;
   private final int window;
   private final int maxMessages;
 
@@ -75,7 +101,9 @@ final class LoadClient implements AutoCloseable {
   private final List<Ack> acks = Collections.synchronizedList(new ArrayList<>());
   private final List<Connection> connections = Collections.synchronizedList(new ArrayList<>());
   private final List<String> problems = Collections.synchronizedList(new ArrayList<>());
-  private final List<String> disconnects = Collections.synchronizedList(new ArrayList<>());
+  private final List<Disconnect> disconnects = Collections.synchronizedList(new ArrayList<>());
+  private final List<Refusal> refusals = Collections.synchronizedList(new ArrayList<>());
+  private final List<Silence> silences = Collections.synchronizedList(new ArrayList<>());
   private final Thread thread;
   private volatile boolean sending = true;
   private volatile boolean running = true;
@@ -97,13 +125,30 @@ final class LoadClient implements AutoCloseable {
    * @param endpoints the router nodes' WebSocket base URIs (like a load balancer's backends);
    *     the client starts at position {@code home} and moves to the next one when it loses its
    *     connection
+   * @param interval the time between two runs of messages
+   * @param inARow the messages of one run, all to the same target and sent back to back; the
+   *     runs go to {@code targets} in turn
+   * @param window the most messages unanswered at a time; at least {@code inARow}, or a run
+   *     would never be in flight at once
    */
-  LoadClient(String user, List<String> targets, Supplier<List<String>> endpoints, int home, Duration interval, int window, int maxMessages) {
+  LoadClient(
+      String user,
+      List<String> targets,
+      Supplier<List<String>> endpoints,
+      int home,
+      Duration interval,
+      int inARow,
+      int window,
+      int maxMessages) {
+    if (window < inARow) {
+      throw new IllegalArgumentException("window " + window + " below a run of " + inARow);
+    }
     this.user = user;
     this.targets = List.copyOf(targets);
     this.endpoints = endpoints;
     this.cursor = home;
     this.intervalNanos = interval.toNanos();
+    this.inARow = inARow;
     this.window = window;
     this.maxMessages = maxMessages;
     this.thread = new Thread(this::run, "load-" + user);
@@ -148,10 +193,22 @@ final class LoadClient implements AutoCloseable {
     }
   }
 
-  /** Why each connection ended ("closed with 1001", "closed with -1", …). */
-  List<String> disconnects() {
+  /** Each connection that ended, when and why. */
+  List<Disconnect> disconnects() {
     synchronized (disconnects) {
       return List.copyOf(disconnects);
+    }
+  }
+
+  List<Refusal> refusals() {
+    synchronized (refusals) {
+      return List.copyOf(refusals);
+    }
+  }
+
+  List<Silence> silences() {
+    synchronized (silences) {
+      return List.copyOf(silences);
     }
   }
 
@@ -188,8 +245,22 @@ final class LoadClient implements AutoCloseable {
     return -1;
   }
 
+  /**
+   * The longest wait of a message accepted after {@code faultNanos}, from when the client meant
+   * to send it (whether or not it was connected then), or from the fault if it was due before,
+   * until it was accepted: how long the client was without service after the fault. Unlike the
+   * gaps between accepted messages it does not grow with the time between sends.
+   */
+  long longestWaitAfterNanos(long faultNanos) {
+    return acks().stream()
+        .filter(a -> a.atNanos() > faultNanos)
+        .mapToLong(a -> a.atNanos() - Math.max(a.dueAtNanos(), faultNanos))
+        .max()
+        .orElse(0);
+  }
+
   /** The longest time without an {@code accepted} that ended after {@code faultNanos}. */
-  long longestPauseAfterNanos(long faultNanos) {
+  long longestGapAfterNanos(long faultNanos) {
     List<Long> times = acks().stream().map(Ack::atNanos).sorted().toList();
     long longest = 0;
     for (int i = 1; i < times.size(); i++) {
@@ -203,6 +274,8 @@ final class LoadClient implements AutoCloseable {
   // ------------------------------------------------------------------ the client's thread
 
   private void run() {
+    // clients start at random points of the interval, so the load is steady, not in waves
+    nextSendAtNanos = System.nanoTime() + ThreadLocalRandom.current().nextLong(intervalNanos);
     try {
       while (running) {
         long now = System.nanoTime();
@@ -248,25 +321,34 @@ final class LoadClient implements AutoCloseable {
         if (p.attempts > 0) {
           resends++;
         }
+        if (p.awaitingAnswer) {
+          silences.add(new Silence(e.getKey(), p.sentAtNanos));
+        }
         if (!send(e.getKey(), p)) {
           return;
         }
       }
     }
-    if (sending && pending.size() < window && created < maxMessages && nextSendAtNanos <= now) {
+    // a run goes out back to back; the next run is due one interval after this one started
+    while (sending && pending.size() < window && created < maxMessages && nextSendAtNanos <= now) {
       String clientMsgId = user + "-" + created;
-      Pending p = new Pending(targets.get(created % targets.size()));
+      Pending p = new Pending(targets.get(created / inARow % targets.size()), nextSendAtNanos);
       created++;
       pending.put(clientMsgId, p);
       pendingCount = pending.size();
-      nextSendAtNanos = now + intervalNanos;
-      send(clientMsgId, p);
+      if (created % inARow == 0) {
+        nextSendAtNanos = now + intervalNanos;
+      }
+      if (!send(clientMsgId, p)) {
+        return;
+      }
     }
   }
 
   /** Sends (again) on the current connection; false if the connection is gone. */
   private boolean send(String clientMsgId, Pending p) {
     p.attempts++;
+    p.awaitingAnswer = true;
     p.sentAtNanos = System.nanoTime();
     p.resendAtNanos = p.sentAtNanos + ANSWER_TIMEOUT.toNanos();
     String json = "{\"send\":{\"clientMsgId\":\"" + clientMsgId + "\",\"to\":\"user:" + p.to + "\",\"text\":\"" + clientMsgId + "\"}}";
@@ -297,12 +379,16 @@ final class LoadClient implements AutoCloseable {
       welcomed = true;
       connections.add(new Connection(connectionNumber, endpoint, now));
       // everything unanswered goes out again on the new connection, with the same clientMsgId
-      pending.values().forEach(p -> p.resendAtNanos = now);
+      pending.values().forEach(p -> {
+        p.resendAtNanos = now;
+        p.awaitingAnswer = false; // its answer was lost with the connection, not withheld
+      });
     } else if (frame.hasAccepted()) {
       var a = frame.getAccepted();
       Pending p = pending.remove(a.getClientMsgId());
       pendingCount = pending.size();
-      Ack ack = new Ack(a.getClientMsgId(), p == null ? null : p.to, a.getSeq(), a.getMsgId(), now, f.connection());
+      Ack ack =
+          new Ack(a.getClientMsgId(), p == null ? null : p.to, a.getSeq(), a.getMsgId(), now, f.connection(), p == null ? now : p.dueAtNanos);
       Ack first = accepted.putIfAbsent(a.getClientMsgId(), ack);
       if (first == null) {
         if (p == null) {
@@ -316,6 +402,10 @@ final class LoadClient implements AutoCloseable {
     } else if (frame.hasError()) {
       var e = frame.getError();
       Pending p = pending.get(e.getRef());
+      if (p != null) {
+        p.awaitingAnswer = false;
+        refusals.add(new Refusal(e.getRef(), e.getCode(), p.sentAtNanos, now));
+      }
       if (p != null && (e.getCode().equals("UNAVAILABLE") || e.getCode().equals("RATE_LIMITED"))) {
         p.resendAtNanos = now + RETRY_BACKOFF.toNanos(); // a retry with the same id is safe
       } else if (p != null) {
@@ -353,7 +443,7 @@ final class LoadClient implements AutoCloseable {
   }
 
   private void dropConnection(String why) {
-    disconnects.add(why);
+    disconnects.add(new Disconnect(why, System.nanoTime()));
     if (ws != null) {
       ws.abort();
     }
