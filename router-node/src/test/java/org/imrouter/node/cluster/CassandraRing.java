@@ -1,12 +1,9 @@
 package org.imrouter.node.cluster;
 
 import com.datastax.oss.driver.api.core.CqlSession;
-import com.datastax.oss.driver.api.core.DefaultConsistencyLevel;
-import com.datastax.oss.driver.api.core.DriverException;
 import com.datastax.oss.driver.api.core.config.DriverConfigLoader;
 import com.datastax.oss.driver.api.core.config.OptionsMap;
 import com.datastax.oss.driver.api.core.config.TypedDriverOption;
-import com.datastax.oss.driver.api.core.cql.PreparedStatement;
 import com.datastax.oss.driver.api.core.cql.SimpleStatement;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -18,10 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collection;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
@@ -47,8 +41,6 @@ final class CassandraRing implements AutoCloseable {
   private static final Duration STOP_TIMEOUT = Duration.ofSeconds(2);
   /** One DDL statement and the schema agreement after it, on a busy machine. */
   private static final Duration SCHEMA_TIMEOUT = Duration.ofSeconds(60);
-  /** reading one entity's journal rows, retried while a dead node is still asked */
-  private static final Duration JOURNAL_READ_TIMEOUT = Duration.ofSeconds(60);
   private static final Duration KILL_TIMEOUT = Duration.ofSeconds(20);
 
   private final List<EmbeddedCassandra> nodes = new ArrayList<>();
@@ -133,50 +125,6 @@ final class CassandraRing implements AutoCloseable {
         }
       }
     }
-  }
-
-  /**
-   * The journal positions of {@code persistenceIds} written more than once: "persistenceId seq
-   * xN". Two rows with one (persistence id, sequence number) mean two incarnations of one entity
-   * wrote at once, which the journal's primary key (it includes the write's timeuuid) does not
-   * prevent. Reads each id's partition (the journal starts a new one every 500,000 events, far
-   * beyond these tests) at quorum through a live node, retrying while a node that just died is
-   * still being asked.
-   */
-  List<String> journalSeqsWrittenTwice(String keyspace, Collection<String> persistenceIds) {
-    int live = 1;
-    while (!isAlive(live)) {
-      live++;
-    }
-    Map<String, Integer> rows = new HashMap<>();
-    try (CqlSession session = session(nodes.get(live - 1).contactPoint())) {
-      PreparedStatement byId =
-          session.prepare("SELECT sequence_nr FROM " + keyspace + ".messages WHERE persistence_id = ? AND partition_nr = 0");
-      for (String id : persistenceIds) {
-        Map<String, Integer> ofId = new HashMap<>();
-        Await.until(
-            "the journal rows of " + id,
-            JOURNAL_READ_TIMEOUT,
-            () -> {
-              try {
-                ofId.clear();
-                session
-                    .execute(byId.bind(id).setConsistencyLevel(DefaultConsistencyLevel.QUORUM))
-                    .forEach(r -> ofId.merge(id + " " + r.getLong(0), 1, Integer::sum));
-                return true;
-              } catch (DriverException notNow) {
-                return false;
-              }
-            },
-            () -> "no answer for " + id);
-        rows.putAll(ofId);
-      }
-    }
-    if (rows.isEmpty()) {
-      // these entities were written to: finding nothing means the query missed them
-      throw new AssertionError("no journal rows for " + persistenceIds);
-    }
-    return rows.entrySet().stream().filter(e -> e.getValue() > 1).map(e -> e.getKey() + " x" + e.getValue()).sorted().toList();
   }
 
   /** A driver session to one node only, configured from the driver's defaults alone. */

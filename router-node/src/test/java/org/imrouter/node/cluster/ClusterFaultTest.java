@@ -45,8 +45,8 @@ import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
  * was not answered, with the same clientMsgId. After each fault the {@link StreamChecker} reads
  * every inbox: every message acknowledged with {@code accepted} is in its sender's and its
  * recipient's inbox exactly once, seqs are 1..N, each pair's messages in the order the sender
- * created them; and no (persistence id, seq) of the journal was written twice, by two
- * incarnations of one entity. Each scenario prints one {@code FAULT-UNDER-LOAD} line: the
+ * created them. A journal position written by two incarnations of one entity would show there:
+ * the journal keeps one row per position (docs/decisions/0014). Each scenario prints one {@code FAULT-UNDER-LOAD} line: the
  * fault, clients, accepted messages a second, accepted, lost, duplicated, the longest pause.
  *
  * <p>One Cassandra ring and one router cluster serve all scenarios (starting them is most of the
@@ -69,11 +69,13 @@ class ClusterFaultTest {
    * Load: connected clients that send, spread evenly over the router nodes a scenario starts
    * with (70 a node on three, 105 on two). Hundreds, like the fleet of a small deployment, at a
    * pace this two-core machine carries beside three Cassandra nodes and three routers:
-   * SENDERS x IN_A_ROW / SEND_INTERVAL = 84 messages a second, each two journal writes (sender
-   * and recipient) at quorum on three replicas. A trial here carried 120 clients at one message
-   * a second each, and 240 at that pace overloaded the machine; 210 clients at 105 a second,
-   * all connecting at once, starved the routers so that the Split Brain Resolver downed two
-   * of three before any fault (DownIndirectlyConnected, load average 31).
+   * SENDERS x IN_A_ROW / SEND_INTERVAL = 42 messages a second, each two journal writes (sender
+   * and recipient) at quorum on three replicas, with every commit log synced before it acknowledges.
+   * 210 clients at 105 a second, all connecting at once, starved the routers so that the Split
+   * Brain Resolver downed two of three before any fault (DownIndirectlyConnected, load average
+   * 31); at 84 a second the machine was still saturated (accepted 61-79 a second) and faults
+   * measured the overload as much as themselves. These tests are about faults; overload is
+   * BENCHMARKS.md's.
    */
   private static final int SENDERS = 210;
   /**
@@ -83,8 +85,8 @@ class ClusterFaultTest {
   private static final Duration RAMP_UP = Duration.ofSeconds(10);
   /** users that only receive, each from many senders: their inboxes are the busiest entities */
   private static final int RECIPIENTS = 8;
-  /** a client sends a run of IN_A_ROW messages every SEND_INTERVAL: 0.4 messages a second */
-  private static final Duration SEND_INTERVAL = Duration.ofSeconds(5);
+  /** a client sends a run of IN_A_ROW messages every SEND_INTERVAL: 0.2 messages a second */
+  private static final Duration SEND_INTERVAL = Duration.ofSeconds(10);
   /**
    * Each run goes to one recipient, back to back: the second send leaves while the first is
    * unanswered, so the order of a conversation is at stake in every hand-off.
@@ -198,14 +200,14 @@ class ClusterFaultTest {
    * A node that stands still (SIGSTOP: a long GC pause, a starved or suspended VM) for longer
    * than failover takes is downed and its entities start on the others; when it runs again it
    * still has its old incarnations and its clients' sends waiting in its sockets. It must not
-   * write a single event with them (MajorityFence): the journal then holds no sequence number
-   * twice, and every message its clients saw accepted is in the inboxes the survivors serve.
+   * write a single event with them (MajorityFence), and every message its clients saw accepted
+   * is in the inboxes the survivors serve.
    *
    * <p>A probe, run on demand ({@code -Drouter.test.freeze-probe=true}), not in every build: in
-   * 2 of 7 runs, writes the node had issued just before it froze (the driver reported them timed
-   * out when it woke) still reached Cassandra after their entities' successors had written the
-   * same seqs. Fencing inside the process cannot stop a write that was already on its way out;
-   * that needs the storage to refuse it (docs/decisions/0012, "What remains").
+   * 2 of 7 runs with the journal's old key, writes the node had issued just before it froze
+   * still reached Cassandra after their entities' successors had written the same seqs. Fencing
+   * inside the process cannot stop a write already on its way out; the journal's key now makes
+   * such a write lose to the successor's (docs/decisions/0014).
    */
   @Test
   @EnabledIfSystemProperty(named = "router.test.freeze-probe", matches = "true")
@@ -719,7 +721,7 @@ class ClusterFaultTest {
     /**
      * Reads every inbox of this scenario and checks it against every accepted message, prints the
      * scenario's {@code FAULT-UNDER-LOAD} line (what the checker found, whether it passes or not),
-     * then checks the journal for any position written twice.
+     * then fails on any violation.
      */
     void check(String fault, long faultNanos) {
       Supplier<List<String>> endpoints = () -> routers.alive().stream().map(Node::wsBase).toList();
@@ -741,13 +743,10 @@ class ClusterFaultTest {
               checker.duplicates(),
               longestPauseSeconds(faultNanos),
               longestGapSeconds(faultNanos)));
-      assertAll(
-          () -> assertEquals(List.of(), violations, "stream violations"),
-          // no entity of this scenario ever had two writers
-          () -> assertEquals(
-              List.of(),
-              ring.journalSeqsWrittenTwice(KEYSPACE, users.stream().map(u -> "User|" + u).toList()),
-              "journal positions written by two incarnations"));
+      // Two writers of one journal position (a stale write landing after the entity's successor
+      // wrote) would show here as a message missing at its accepted seq or an extra one beside it:
+      // the journal keeps one row per position, the later write (docs/decisions/0014).
+      assertEquals(List.of(), violations, "stream violations");
     }
 
     @Override
