@@ -97,6 +97,16 @@ public final class Session extends AbstractBehavior<Session.Command> {
   /** @param conversation the target of a send, null for other asks */
   private record Answered(Kind kind, String ref, String conversation, Reply reply, Throwable failure) implements Command {}
 
+  /** A refused send the client must resend before any later send to its conversation goes out. */
+  private record Hold(String ref, long untilNanos) {}
+
+  /**
+   * How long a conversation waits for the client to resend a refused send, in ask timeouts: a
+   * client that honours UNAVAILABLE resends within a second or two; one that gave the send up
+   * must not find its conversation refused for long.
+   */
+  private static final int HOLD_ASK_TIMEOUTS = 2;
+
   /** A send held back until the one before it to the same conversation is answered. */
   private record QueuedSend(String ref, Runnable dispatch) {}
 
@@ -199,6 +209,10 @@ public final class Session extends AbstractBehavior<Session.Command> {
   // Per conversation with a send in flight, the later sends to it, not yet sent: one send per
   // conversation is in flight at a time (guarantee 3 through hand-offs and timeouts).
   private final Map<String, Deque<QueuedSend>> sendsWaiting = new HashMap<>();
+  // Per conversation whose send was refused as possibly not stored, that send's clientMsgId
+  // and until when: a later send to it is refused until the client resends that one (see
+  // holdsBack).
+  private final Map<String, Hold> holds = new HashMap<>();
   // when the token the session runs on stops being valid: set at connect, moved by a refresh
   private Instant tokenValidUntil;
 
@@ -444,11 +458,14 @@ public final class Session extends AbstractBehavior<Session.Command> {
       error(ref, ErrorCode.BAD_FRAME, "'to' must be user:<id> or group:<id>");
       return;
     }
+    String conversation = send.getTo();
+    if (holdsBack(conversation, ref)) {
+      return;
+    }
     if (overRate(LimitedFrame.SEND, ref)) { // only sends that could be written cost a token
       return;
     }
     byte[] payload = send.getPayload().toByteArray();
-    String conversation = send.getTo();
     Runnable dispatch =
         target.get().kind() == Ids.Address.Kind.USER
             ? () -> ask(Kind.SEND, ref, conversation, ownEntity,
@@ -470,7 +487,12 @@ public final class Session extends AbstractBehavior<Session.Command> {
    * behind it is refused UNAVAILABLE without going out: the client resends them after it, in
    * order, so a later send is never stored before an earlier one (docs/decisions/0010).
    */
-  private void sendAnswered(String conversation, boolean mayBeLost) {
+  private void sendAnswered(String conversation, String ref, boolean mayBeLost) {
+    if (mayBeLost) {
+      long now = System.nanoTime();
+      holds.values().removeIf(h -> h.untilNanos() <= now);
+      holds.put(conversation, new Hold(ref, now + askTimeout.multipliedBy(HOLD_ASK_TIMEOUTS).toNanos()));
+    }
     Deque<QueuedSend> waiting = sendsWaiting.get(conversation);
     if (waiting == null) {
       return;
@@ -486,6 +508,28 @@ public final class Session extends AbstractBehavior<Session.Command> {
     } else {
       next.dispatch().run();
     }
+  }
+
+  /**
+   * True, with the send refused UNAVAILABLE, when an earlier send to {@code conversation} was
+   * refused as possibly not stored and the client has not resent it yet. The waiting sends behind
+   * a refused one are refused with it, but a send the client had not yet sent when the refusal
+   * came (its resends go out one by one, and a refusal can be quick) would otherwise go out
+   * alone and be stored before the earlier one is resent: guarantee 3, FIFO per sender per
+   * conversation, seen broken under load by ClusterFaultTest. The resend of the refused send
+   * itself lifts the hold.
+   */
+  private boolean holdsBack(String conversation, String ref) {
+    Hold hold = holds.get(conversation);
+    if (hold == null) {
+      return false;
+    }
+    if (hold.ref().equals(ref) || hold.untilNanos() <= System.nanoTime()) {
+      holds.remove(conversation);
+      return false;
+    }
+    error(ref, ErrorCode.UNAVAILABLE, "an earlier send to this conversation was refused, resend it first");
+    return true;
   }
 
   private void onSync(org.imrouter.protocol.v1.Sync sync) {
@@ -625,7 +669,7 @@ public final class Session extends AbstractBehavior<Session.Command> {
     answer(a); // a send's answer goes out before the refusals or the next send behind it
     if (a.conversation() != null) {
       boolean mayBeLost = a.failure() != null || a.reply() instanceof Reply.Rejection r && r.code() == ErrorCode.UNAVAILABLE;
-      sendAnswered(a.conversation(), mayBeLost);
+      sendAnswered(a.conversation(), a.ref(), mayBeLost);
     }
     return this;
   }

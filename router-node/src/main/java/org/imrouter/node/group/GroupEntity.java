@@ -12,7 +12,6 @@ import java.util.Set;
 import java.util.UUID;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
-import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
@@ -35,6 +34,7 @@ import org.imrouter.node.stream.Batch;
 import org.imrouter.node.stream.ClusterMessage;
 import org.imrouter.node.stream.DedupWindow;
 import org.imrouter.node.stream.ErrorCode;
+import org.imrouter.node.stream.EntityRestarts;
 import org.imrouter.node.stream.Ids;
 import org.imrouter.node.stream.JournalBacklog;
 import org.imrouter.node.stream.Outbox;
@@ -354,10 +354,7 @@ public final class GroupEntity {
         Clock clock) {
       super(
           GroupEntity.persistenceId(groupId),
-          SupervisorStrategy.restartWithBackoff(
-              settings.entity().transferRetry(),
-              settings.entity().transferRetry().multipliedBy(RESTART_BACKOFF_FACTOR),
-              RESTART_RANDOM_FACTOR));
+          EntityRestarts.backoff(settings.entity().transferRetry()));
       this.groupId = groupId;
       this.settings = settings;
       this.sharding = sharding;
@@ -787,8 +784,6 @@ public final class GroupEntity {
     }
   }
 
-  private static final int RESTART_BACKOFF_FACTOR = 10;
-  private static final double RESTART_RANDOM_FACTOR = 0.2;
 
   private GroupEntity() {}
 }

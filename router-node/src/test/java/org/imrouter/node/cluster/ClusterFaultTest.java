@@ -130,8 +130,9 @@ class ClusterFaultTest {
   /**
    * After Cassandra resumes, every client has a message accepted within this. An entity whose
    * writes and recoveries failed throughout the outage restarts with a backoff that has grown to
-   * its ceiling: 10 x router.entity.transfer-retry (2 s) = 20 s, plus up to 20 % at random
-   * (UserEntity), so 24 s at worst; the rest is margin for the busy machine. Measured: 16 s.
+   * its ceiling: 3 x router.entity.transfer-retry (2 s) = 6 s, plus up to 20 % at random
+   * (EntityRestarts), so 7.2 s at worst, then recovers; the rest is margin for the busy
+   * machine. With a ceiling of 20 s this took 16-34 s.
    */
   private static final Duration OUTAGE_RECOVERY_BOUND = Duration.ofSeconds(30);
 

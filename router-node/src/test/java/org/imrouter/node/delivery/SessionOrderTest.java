@@ -169,6 +169,38 @@ class SessionOrderTest {
     testKit.stop(session);
   }
 
+  /**
+   * A quick refusal (the node sheds load) can reach the session before the client's next send to
+   * the conversation: that send, sent after the refused one, must not be stored before it, so it
+   * is refused until the client resends the refused one.
+   */
+  @Test
+  void aSendAfterARefusedOneToTheSameConversationWaitsForItsResend() {
+    TestProbe<Session.Out> out = testKit.createTestProbe();
+    ActorRef<Session.Command> session = session(out);
+    send(session, "h1", "user:hana");
+    UserEntity.SendDirect h1 = entity.receiveMessage(WAIT);
+    h1.replyTo().tell(Reply.reject(org.imrouter.node.stream.ErrorCode.UNAVAILABLE, "node overloaded, retry"));
+    assertEquals("UNAVAILABLE", frame(out, WAIT).getError().getCode());
+
+    send(session, "h2", "user:hana"); // sent before the client saw h1 refused
+    ServerFrame h2Held = frame(out, WAIT);
+    assertEquals("h2", h2Held.getError().getRef());
+    assertEquals("UNAVAILABLE", h2Held.getError().getCode());
+
+    send(session, "h1", "user:hana"); // the client resends in order
+    send(session, "h2", "user:hana");
+    UserEntity.SendDirect resent = entity.receiveMessage(WAIT);
+    assertEquals("h1", resent.clientMsgId(), "h2 never went out ahead of h1");
+    accept(resent, 5);
+    assertEquals("h1", frame(out, WAIT).getAccepted().getClientMsgId());
+    UserEntity.SendDirect next = entity.receiveMessage(WAIT);
+    assertEquals("h2", next.clientMsgId());
+    accept(next, 6);
+    assertEquals("h2", frame(out, WAIT).getAccepted().getClientMsgId());
+    testKit.stop(session);
+  }
+
   @Test
   void aRefusalThatStoredNothingLetsTheNextSendGo() {
     TestProbe<Session.Out> out = testKit.createTestProbe();
