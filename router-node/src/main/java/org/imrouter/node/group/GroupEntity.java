@@ -36,7 +36,6 @@ import org.imrouter.node.stream.DedupWindow;
 import org.imrouter.node.stream.ErrorCode;
 import org.imrouter.node.stream.EntityRestarts;
 import org.imrouter.node.stream.Ids;
-import org.imrouter.node.stream.JournalBacklog;
 import org.imrouter.node.stream.Outbox;
 import org.imrouter.node.stream.RecentItems;
 import org.imrouter.node.stream.Reply;
@@ -342,7 +341,6 @@ public final class GroupEntity {
     // never stored: coalesces each member's typing to one notice per window (router.limits)
     private final TypingWindow typingWindow;
     private final MajorityFence fence;
-    private final JournalBacklog backlog;
     private long lastActivity;
 
     Logic(
@@ -368,7 +366,6 @@ public final class GroupEntity {
       this.lastActivity = clock.millis();
       this.typingWindow = new TypingWindow(settings.limits().typingWindow(), clock);
       this.fence = MajorityFence.get(ctx.getSystem());
-      this.backlog = JournalBacklog.get(ctx.getSystem());
     }
 
     @Override
@@ -415,9 +412,7 @@ public final class GroupEntity {
           || command instanceof SetRole
           || command instanceof Leave
           || command instanceof Post) {
-        if (!Request.shed(command, backlog, "group")) {
-          buffer.add(command);
-        }
+        buffer.add(command);
         return Effect().none();
       }
       if (command == Flush.INSTANCE) {
@@ -510,7 +505,7 @@ public final class GroupEntity {
       for (Command c : commands) {
         decide(batch, c);
       }
-      return batch.effect(Effect(), "group", backlog);
+      return batch.effect(Effect(), "group");
     }
 
     private void decide(Batch<State, GroupEvent> batch, Command command) {

@@ -69,14 +69,6 @@ public final class RouterMetrics {
     Kamon.counter("router.writes.fenced").withoutTags().increment();
   }
 
-  /**
-   * A request an {@code entity} ("user"/"group") answered with UNAVAILABLE at once because the
-   * node's journal writes stood in a queue (JournalBacklog).
-   */
-  public static void requestShed(String entity) {
-    Kamon.counter("router.requests.shed").withTag("entity", entity).increment();
-  }
-
   /** An error answered to a client, by its stable code. */
   public static void error(String code) {
     Kamon.counter("router.errors").withTag("code", code).increment();

@@ -49,9 +49,8 @@ public final class Batch<S, E> {
    * events (every command was a duplicate or refused) the replies go out at once.
    *
    * @param entity the entity kind, for the persist metrics
-   * @param backlog told how long the write took
    */
-  public Effect<E, S> effect(EffectFactories<E, S> effects, String entity, JournalBacklog backlog) {
+  public Effect<E, S> effect(EffectFactories<E, S> effects, String entity) {
     if (events.isEmpty()) {
       runAfterWrite();
       return effects.none();
@@ -62,10 +61,7 @@ public final class Batch<S, E> {
         .persist(events)
         .thenRun(
             after -> {
-              long finished = System.nanoTime();
-              Duration took = Duration.ofNanos(finished - started);
-              RouterMetrics.batchWritten(entity, written, took);
-              backlog.written(took, finished);
+              RouterMetrics.batchWritten(entity, written, Duration.ofNanos(System.nanoTime() - started));
               runAfterWrite();
             });
   }

@@ -1,7 +1,6 @@
 package org.imrouter.node.stream;
 
 import org.apache.pekko.actor.typed.ActorRef;
-import org.imrouter.node.metrics.RouterMetrics;
 
 /**
  * A command that someone waits on with a {@link Reply}, as opposed to a transfer between
@@ -10,24 +9,6 @@ import org.imrouter.node.metrics.RouterMetrics;
  */
 public interface Request {
   ActorRef<Reply> replyTo();
-
-  /** What a request refused because the node's journal writes queue is told; the client retries. */
-  String OVERLOADED = "node overloaded, retry";
-
-  /**
-   * Answers {@code command} with UNAVAILABLE if it is a request and the node's journal writes
-   * stand in a queue ({@link JournalBacklog}); true if it did. Transfers always go in.
-   *
-   * @param entity the entity kind, for the metrics
-   */
-  static boolean shed(Object command, JournalBacklog backlog, String entity) {
-    if (command instanceof Request r && backlog.standing(System.nanoTime())) {
-      RouterMetrics.requestShed(entity);
-      r.replyTo().tell(Reply.reject(ErrorCode.UNAVAILABLE, OVERLOADED));
-      return true;
-    }
-    return false;
-  }
 
   /** Answers every request among {@code commands} with UNAVAILABLE; transfers are left to their senders' resends. */
   static void refuseAll(Iterable<?> commands, String why) {

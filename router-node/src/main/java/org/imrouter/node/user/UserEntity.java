@@ -33,7 +33,6 @@ import org.imrouter.node.stream.DedupWindow;
 import org.imrouter.node.stream.ErrorCode;
 import org.imrouter.node.stream.EntityRestarts;
 import org.imrouter.node.stream.Ids;
-import org.imrouter.node.stream.JournalBacklog;
 import org.imrouter.node.stream.Outbox;
 import org.imrouter.node.stream.Push;
 import org.imrouter.node.stream.RecentItems;
@@ -360,7 +359,6 @@ public final class UserEntity {
     private final AckTracker acks;
     private final TypingWindow typingWindow;
     private final MajorityFence fence;
-    private final JournalBacklog backlog;
     private long lastActivity;
 
     Logic(
@@ -388,7 +386,6 @@ public final class UserEntity {
       this.lastActivity = clock.millis();
       this.typingWindow = new TypingWindow(settings.limits().typingWindow(), clock);
       this.fence = MajorityFence.get(ctx.getSystem());
-      this.backlog = JournalBacklog.get(ctx.getSystem());
       timers.startTimerWithFixedDelay(Tick.INSTANCE, settings.entity().transferRetry());
     }
 
@@ -433,9 +430,7 @@ public final class UserEntity {
           || command instanceof Deliver
           || command instanceof MembershipNotice
           || command instanceof MarkRead) {
-        if (!Request.shed(command, backlog, "user")) {
-          buffer.add(command);
-        }
+        buffer.add(command);
         return Effect().none();
       }
       if (command == Flush.INSTANCE) {
@@ -514,7 +509,7 @@ public final class UserEntity {
       for (Command c : commands) {
         decide(batch, c);
       }
-      return batch.effect(Effect(), "user", backlog);
+      return batch.effect(Effect(), "user");
     }
 
     private void decide(Batch<State, InboxEvent> batch, Command command) {
