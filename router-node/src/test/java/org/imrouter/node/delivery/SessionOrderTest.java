@@ -132,6 +132,23 @@ class SessionOrderTest {
     send.replyTo().tell(new Reply.Accepted(send.clientMsgId(), Ids.INBOX, seq, "m" + seq, 0));
   }
 
+  /**
+   * The client resends {@code first} and {@code second} to {@code to}, in that order: the entity
+   * sees {@code first} alone, and {@code second} only once {@code first} is accepted.
+   */
+  private static void resendInOrder(ActorRef<Session.Command> session, TestProbe<Session.Out> out, String first, String second, String to, long seq) {
+    send(session, first, to);
+    send(session, second, to);
+    UserEntity.SendDirect resent = entity.receiveMessage(WAIT);
+    assertEquals(first, resent.clientMsgId(), second + " went out ahead of " + first);
+    accept(resent, seq);
+    assertEquals(first, frame(out, WAIT).getAccepted().getClientMsgId());
+    UserEntity.SendDirect next = entity.receiveMessage(WAIT);
+    assertEquals(second, next.clientMsgId());
+    accept(next, seq + 1);
+    assertEquals(second, frame(out, WAIT).getAccepted().getClientMsgId());
+  }
+
   @Test
   void aLaterSendToAConversationWaitsForTheEarlierOneAndIsRefusedWhenItIsLost() {
     TestProbe<Session.Out> out = testKit.createTestProbe();
@@ -156,21 +173,12 @@ class SessionOrderTest {
     assertEquals("UNAVAILABLE", m2Refused.getError().getCode());
 
     // the client resends in order: m1, then m2 behind it
-    send(session, "m1", "user:bob");
-    send(session, "m2", "user:bob");
-    UserEntity.SendDirect resent = entity.receiveMessage(WAIT);
-    assertEquals("m1", resent.clientMsgId(), "m2 was never sent: the next send the entity sees is m1 again");
-    accept(resent, 2);
-    assertEquals("m1", frame(out, WAIT).getAccepted().getClientMsgId());
-    UserEntity.SendDirect next = entity.receiveMessage(WAIT);
-    assertEquals("m2", next.clientMsgId());
-    accept(next, 3);
-    assertEquals("m2", frame(out, WAIT).getAccepted().getClientMsgId());
+    resendInOrder(session, out, "m1", "m2", "user:bob", 2);
     testKit.stop(session);
   }
 
   /**
-   * A quick refusal (the node sheds load) can reach the session before the client's next send to
+   * A quick refusal (a fenced node, the journal's open circuit breaker) can reach the session before the client's next send to
    * the conversation: that send, sent after the refused one, must not be stored before it, so it
    * is refused until the client resends the refused one.
    */
@@ -188,16 +196,7 @@ class SessionOrderTest {
     assertEquals("h2", h2Held.getError().getRef());
     assertEquals("UNAVAILABLE", h2Held.getError().getCode());
 
-    send(session, "h1", "user:hana"); // the client resends in order
-    send(session, "h2", "user:hana");
-    UserEntity.SendDirect resent = entity.receiveMessage(WAIT);
-    assertEquals("h1", resent.clientMsgId(), "h2 never went out ahead of h1");
-    accept(resent, 5);
-    assertEquals("h1", frame(out, WAIT).getAccepted().getClientMsgId());
-    UserEntity.SendDirect next = entity.receiveMessage(WAIT);
-    assertEquals("h2", next.clientMsgId());
-    accept(next, 6);
-    assertEquals("h2", frame(out, WAIT).getAccepted().getClientMsgId());
+    resendInOrder(session, out, "h1", "h2", "user:hana", 5); // h2 never went out ahead of h1
     testKit.stop(session);
   }
 
