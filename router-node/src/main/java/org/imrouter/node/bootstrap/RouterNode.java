@@ -18,6 +18,7 @@ import org.imrouter.node.config.RouterSettings;
 import org.imrouter.node.delivery.Gateway;
 import org.imrouter.node.delivery.ReconnectBackoff;
 import org.imrouter.node.delivery.Session;
+import org.imrouter.node.delivery.SendGate;
 import org.imrouter.node.delivery.UserRateLimits;
 import org.imrouter.node.group.GroupEntity;
 import org.imrouter.node.grpc.IngressService;
@@ -88,9 +89,11 @@ public final class RouterNode {
             "gateway",
             Props.empty());
     JwtVerifier jwt = new JwtVerifier(settings.jwt());
+    SendGate gate = SendGate.start(system, settings.overload());
     Session.Deps deps =
         new Session.Deps(
-            settings, sharding, gateway, history, UserRateLimits.fromSettings(settings.limits()), jwt, ReconnectBackoff.fromSettings(settings.http()));
+            settings, sharding, gateway, history, UserRateLimits.fromSettings(settings.limits()), jwt, ReconnectBackoff.fromSettings(settings.http()),
+            gate);
     WebSocketRoute route = new WebSocketRoute(system, jwt, deps);
 
     CompletionStage<ServerBinding> binding =
@@ -109,7 +112,7 @@ public final class RouterNode {
           }
         });
 
-    IngressService ingress = new IngressService(system, sharding, settings, jwt, history);
+    IngressService ingress = new IngressService(system, sharding, settings, jwt, history, gate);
     CompletionStage<ServerBinding> grpcBinding =
         Http.get(system)
             .newServerAt(settings.grpc().host(), settings.grpc().port())

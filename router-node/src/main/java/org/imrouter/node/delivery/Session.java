@@ -94,8 +94,12 @@ public final class Session extends AbstractBehavior<Session.Command> {
   private record WelcomeReady(UserEntity.Connected connected, List<GroupEntity.Info> groups, Throwable failure)
       implements Command {}
 
-  /** @param conversation the target of a send, null for other asks */
-  private record Answered(Kind kind, String ref, String conversation, Reply reply, Throwable failure) implements Command {}
+  /**
+   * @param conversation the target of a send, null for other asks
+   * @param sentNanos when the ask went out (System.nanoTime), for the node's send gate
+   */
+  private record Answered(Kind kind, String ref, String conversation, long sentNanos, Reply reply, Throwable failure)
+      implements Command {}
 
   /** A refused send the client must resend before any later send to its conversation goes out. */
   private record Hold(String ref, long untilNanos) {}
@@ -171,7 +175,8 @@ public final class Session extends AbstractBehavior<Session.Command> {
       HistoryReader history,
       UserRateLimits rateLimits,
       JwtVerifier jwt,
-      ReconnectBackoff reconnectBackoff) {}
+      ReconnectBackoff reconnectBackoff,
+      SendGate gate) {}
 
   /** A session of {@code token}'s user, which lasts until the token expires unless refreshed. */
   public static Behavior<Command> create(
@@ -465,6 +470,11 @@ public final class Session extends AbstractBehavior<Session.Command> {
     if (overRate(LimitedFrame.SEND, ref)) { // only sends that could be written cost a token
       return;
     }
+    if (!deps.gate().admit()) {
+      error(ref, ErrorCode.UNAVAILABLE, "node overloaded, retry later");
+      hold(conversation, ref); // never written: nothing later may go out before its resend
+      return;
+    }
     byte[] payload = send.getPayload().toByteArray();
     Runnable dispatch =
         target.get().kind() == Ids.Address.Kind.USER
@@ -489,9 +499,7 @@ public final class Session extends AbstractBehavior<Session.Command> {
    */
   private void sendAnswered(String conversation, String ref, boolean mayBeLost) {
     if (mayBeLost) {
-      long now = System.nanoTime();
-      holds.values().removeIf(h -> h.untilNanos() <= now);
-      holds.put(conversation, new Hold(ref, now + askTimeout.multipliedBy(HOLD_ASK_TIMEOUTS).toNanos()));
+      hold(conversation, ref);
     }
     Deque<QueuedSend> waiting = sendsWaiting.get(conversation);
     if (waiting == null) {
@@ -508,6 +516,13 @@ public final class Session extends AbstractBehavior<Session.Command> {
     } else {
       next.dispatch().run();
     }
+  }
+
+  /** Refuses later sends to {@code conversation} until the client resends {@code ref} (or for a while). */
+  private void hold(String conversation, String ref) {
+    long now = System.nanoTime();
+    holds.values().removeIf(h -> h.untilNanos() <= now);
+    holds.put(conversation, new Hold(ref, now + askTimeout.multipliedBy(HOLD_ASK_TIMEOUTS).toNanos()));
   }
 
   /**
@@ -654,6 +669,7 @@ public final class Session extends AbstractBehavior<Session.Command> {
       String conversation,
       org.apache.pekko.actor.typed.RecipientRef<T> target,
       java.util.function.Function<ActorRef<Reply>, T> command) {
+    long sent = System.nanoTime();
     ActorAsk.ask(
         getContext(),
         target,
@@ -662,13 +678,14 @@ public final class Session extends AbstractBehavior<Session.Command> {
         kind == Kind.GROUP_OP ? null : resendAfter, // group operations are not idempotent
         resendNow,
         command,
-        (reply, failure) -> new Answered(kind, ref, conversation, reply, failure));
+        (reply, failure) -> new Answered(kind, ref, conversation, sent, reply, failure));
   }
 
   private Behavior<Command> onAnswered(Answered a) {
     answer(a); // a send's answer goes out before the refusals or the next send behind it
     if (a.conversation() != null) {
-      boolean mayBeLost = a.failure() != null || a.reply() instanceof Reply.Rejection r && r.code() == ErrorCode.UNAVAILABLE;
+      boolean mayBeLost = Reply.mayBeUnwritten(a.reply(), a.failure());
+      deps.gate().answered(System.nanoTime() - a.sentNanos(), !mayBeLost);
       sendAnswered(a.conversation(), a.ref(), mayBeLost);
     }
     return this;

@@ -12,6 +12,8 @@ import java.util.Set;
 import java.util.UUID;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.PreRestart;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
@@ -386,6 +388,11 @@ public final class GroupEntity {
     @Override
     public SignalHandler<State> signalHandler() {
       return newSignalHandlerBuilder()
+          // A failed journal write restarts the entity, a stop ends it: either way whoever waits
+          // on a command not yet written hears UNAVAILABLE now instead of at its ask timeout
+          // (a storage outage answered every send after 5 s, ClusterFaultTest).
+          .onSignal(PreRestart.instance(), state -> Request.refuseAll(buffer.unwritten(), Request.NOT_WRITTEN))
+          .onSignal(PostStop.instance(), state -> Request.refuseAll(buffer.unwritten(), Request.NOT_WRITTEN))
           .onSignal(
               RecoveryCompleted.instance(),
               state -> acks.resendAll(state.outbox(), (user, after) -> resend(state, user, after)))
@@ -499,12 +506,14 @@ public final class GroupEntity {
       List<Command> commands = buffer.take();
       if (!fence.mayWrite()) {
         Request.refuseAll(commands, MajorityFence.REFUSAL);
+        buffer.written();
         return Effect().none();
       }
       Batch<State, GroupEvent> batch = new Batch<>(state);
       for (Command c : commands) {
         decide(batch, c);
       }
+      batch.then(buffer::written);
       return batch.effect(Effect(), "group");
     }
 

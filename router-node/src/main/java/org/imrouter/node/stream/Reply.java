@@ -31,6 +31,14 @@ public sealed interface Reply extends ClusterMessage {
       String stream, String ownerId, String persistenceId, long fromSeq, long toSeq, boolean hasMore, List<SeqRange> hidden)
       implements Reply {}
 
+  /**
+   * Whether an ask's outcome leaves the request possibly unwritten: no answer in time, or
+   * UNAVAILABLE (a retry with the same id is safe and needed). Any other answer is final.
+   */
+  static boolean mayBeUnwritten(Reply reply, Throwable failure) {
+    return failure != null || reply instanceof Rejection r && r.code() == ErrorCode.UNAVAILABLE;
+  }
+
   static Rejection reject(ErrorCode code, String message) {
     return new Rejection(code, message);
   }

@@ -8,6 +8,9 @@ import org.apache.pekko.actor.typed.ActorRef;
  * (its node is fenced) still answers it.
  */
 public interface Request {
+  /** Why an entity whose journal failed it, or that stopped, refuses what it had not written. */
+  String NOT_WRITTEN = "storage failed before this was written, retry later with the same id";
+
   ActorRef<Reply> replyTo();
 
   /** Answers every request among {@code commands} with UNAVAILABLE; transfers are left to their senders' resends. */

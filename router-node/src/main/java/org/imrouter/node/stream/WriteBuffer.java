@@ -7,10 +7,13 @@ import java.util.List;
  * Commands a batching entity took in but has not written yet. The first one asks for a flush (a
  * message to self); everything that arrives before that flush is handled, or while the previous
  * write is in flight, joins the same batch, up to a count and a size in bytes ({@link Sized}
- * commands; one command is always taken, whatever its size). Not thread-safe: one entity owns it.
+ * commands; one command is always taken, whatever its size). It also keeps the batch being
+ * written until the entity says it is, so that an entity whose write fails can answer everyone
+ * still waiting ({@link #unwritten}). Not thread-safe: one entity owns it.
  */
 public final class WriteBuffer<C> {
   private final List<C> pending = new ArrayList<>();
+  private List<C> writing = List.of();
   private final int maxBatch;
   private final long maxBatchBytes;
   private final Runnable requestFlush;
@@ -53,10 +56,29 @@ public final class WriteBuffer<C> {
     }
     List<C> batch = new ArrayList<>(pending.subList(0, size));
     pending.subList(0, size).clear();
+    writing = batch;
     if (!pending.isEmpty()) {
       flushRequested = true;
       requestFlush.run();
     }
     return batch;
+  }
+
+  /** The batch last taken is written (or answered without a write): nobody waits on it any more. */
+  public void written() {
+    writing = List.of();
+  }
+
+  /**
+   * Everything taken in and not written: the batch being written, then the commands after it;
+   * empties the buffer. For an entity that fails or stops, so that it answers them instead of
+   * leaving their senders to time out.
+   */
+  public List<C> unwritten() {
+    List<C> all = new ArrayList<>(writing);
+    all.addAll(pending);
+    writing = List.of();
+    pending.clear();
+    return all;
   }
 }

@@ -43,6 +43,7 @@ import org.imrouter.node.stream.Outbox;
 import org.imrouter.node.stream.Push;
 import org.imrouter.node.stream.Reply;
 import org.imrouter.node.stream.RecentItems;
+import org.imrouter.node.stream.Request;
 import org.imrouter.node.stream.StreamItem;
 import org.imrouter.node.stream.TransferAck;
 import org.imrouter.protocol.persist.DirectReceived;
@@ -260,6 +261,27 @@ public class UserEntityTest {
     assertEquals(1, stored.size());
     assertEquals(1, accepted.seq());
     assertEquals(((InboxEvent) stored.get(0)).getSent().getMsgId(), accepted.msgId());
+    testKit.stop(entity);
+  }
+
+  /**
+   * A send whose journal write failed is answered UNAVAILABLE when its entity restarts, not left
+   * to the asker's timeout: during a storage outage clients learn at once that they must retry.
+   */
+  @Test
+  void aFailedWriteIsAnsweredUnavailableAtOnce() {
+    String user = "failing-" + peerIds.incrementAndGet();
+    String pid = UserEntity.persistenceId(user).id();
+    String self = Ids.userConversation(user);
+    TestProbe<Reply> replies = testKit.createTestProbe();
+    ActorRef<UserEntity.Command> entity =
+        testKit.spawn(UserEntity.create(user, quick(Duration.ofMinutes(1), Duration.ofMinutes(1)), sharding, null));
+    alice.persistenceTestKit().failNextPersisted(pid);
+
+    entity.tell(send("f1", self, "hello", replies.ref()));
+    Reply refused = replies.receiveMessage(Duration.ofSeconds(3)); // no ask timeout here: without the answer, none comes
+    assertEquals(new Reply.Rejection(ErrorCode.UNAVAILABLE, Request.NOT_WRITTEN), refused);
+    assertTrue(alice.persistenceTestKit().persistedInStorage(pid).isEmpty());
     testKit.stop(entity);
   }
 
