@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
@@ -37,6 +38,11 @@ final class LadderRunner implements SessionListener {
   private static final Duration STEP_LEAD = Duration.ofMillis(20);
   /** How often the drain wait looks whether every send of the step is answered. */
   private static final Duration DRAIN_POLL = Duration.ofMillis(20);
+  /**
+   * How long the end of a ladder waits for its last sends to be answered and delivered before
+   * the read-back and the loss verdict: past saturation they trail the step by many seconds.
+   */
+  static final Duration SETTLE_TIMEOUT = Duration.ofSeconds(120);
   /** Individual violations quoted in the report (the counts are always complete). */
   static final int MAX_PROBLEMS_LISTED = 20;
   /**
@@ -51,6 +57,8 @@ final class LadderRunner implements SessionListener {
   private final Consumer<StepResult> onStep;
   private final Map<String, SentMessage> ledger = new ConcurrentHashMap<>();
   private final AtomicLong ids = new AtomicLong();
+  private final List<StepMeter> meters = new CopyOnWriteArrayList<>();
+  private volatile long unsettled;
   private final LongAdder acceptedTotal = new LongAdder();
   private final String padding;
   // replaced when the ladder starts, so that second 0 of the charts is the first step
@@ -91,11 +99,32 @@ final class LadderRunner implements SessionListener {
         break;
       }
     }
+    settle();
     return steps;
+  }
+
+  /**
+   * Waits until every send of the run is refused, or accepted and delivered, or for at most
+   * {@link #SETTLE_TIMEOUT}. Why: what a caller checks next (stored == delivered read-backs, lost
+   * messages) must not race sends still in flight. Past saturation, read-backs that started
+   * while the last step's sends were still being accepted counted fewer items than the sessions
+   * went on to receive live (stored 2254 != delivered 2261 on every stream).
+   */
+  private void settle() throws InterruptedException {
+    long end = System.nanoTime() + SETTLE_TIMEOUT.toNanos();
+    while (outstanding() > 0 && System.nanoTime() < end) {
+      Thread.sleep(DRAIN_POLL.toMillis());
+    }
+    unsettled = outstanding();
+  }
+
+  private long outstanding() {
+    return meters.stream().mapToLong(StepMeter::outstanding).sum();
   }
 
   private StepResult runStep(int rate, Duration length, Traffic traffic) throws InterruptedException {
     StepMeter step = new StepMeter(rate);
+    meters.add(step);
     Checks.Summary before = checks.summary();
     CpuMeter cpu = new CpuMeter(settings.serverPid(), settings.cassandraPid());
     cpu.start();
@@ -231,6 +260,9 @@ final class LadderRunner implements SessionListener {
    */
   LadderResult result(String url, int sessions, int senders, SessionRamp.Outcome ramp, List<StepResult> steps, List<String> problems) {
     List<String> all = new ArrayList<>(problems);
+    if (unsettled > 0) {
+      all.add(unsettled + " sends still unanswered or undelivered " + SETTLE_TIMEOUT.toSeconds() + " s after the last step");
+    }
     for (var lost : checks.loss.lost()) {
       if (all.size() >= MAX_PROBLEMS_LISTED) {
         break;

@@ -96,9 +96,10 @@ public final class Session extends AbstractBehavior<Session.Command> {
 
   /**
    * @param conversation the target of a send, null for other asks
-   * @param sentNanos when the ask went out (System.nanoTime), for the node's send gate
+   * @param receivedNanos when the session took the request in (System.nanoTime): a send's round
+   *     trip for the node's send gate, its wait behind earlier sends to the conversation included
    */
-  private record Answered(Kind kind, String ref, String conversation, long sentNanos, Reply reply, Throwable failure)
+  private record Answered(Kind kind, String ref, String conversation, long receivedNanos, Reply reply, Throwable failure)
       implements Command {}
 
   /** A refused send the client must resend before any later send to its conversation goes out. */
@@ -476,11 +477,12 @@ public final class Session extends AbstractBehavior<Session.Command> {
       return;
     }
     byte[] payload = send.getPayload().toByteArray();
+    long received = System.nanoTime(); // its wait behind earlier sends to the conversation counts too
     Runnable dispatch =
         target.get().kind() == Ids.Address.Kind.USER
-            ? () -> ask(Kind.SEND, ref, conversation, ownEntity,
+            ? () -> ask(Kind.SEND, ref, conversation, received, ownEntity,
                 replyTo -> new UserEntity.SendDirect(ref, conversation, contentType, send.getText(), payload, replyTo))
-            : () -> ask(Kind.SEND, ref, conversation, deps.sharding().entityRefFor(GroupEntity.ENTITY_TYPE_KEY, target.get().id()),
+            : () -> ask(Kind.SEND, ref, conversation, received, deps.sharding().entityRefFor(GroupEntity.ENTITY_TYPE_KEY, target.get().id()),
                 replyTo -> new GroupEntity.Post(userId, ref, contentType, send.getText(), payload, replyTo));
     Deque<QueuedSend> waiting = sendsWaiting.get(conversation);
     if (waiting != null) {
@@ -659,17 +661,20 @@ public final class Session extends AbstractBehavior<Session.Command> {
       String ref,
       org.apache.pekko.actor.typed.RecipientRef<T> target,
       java.util.function.Function<ActorRef<Reply>, T> command) {
-    ask(kind, ref, null, target, command);
+    ask(kind, ref, null, System.nanoTime(), target, command);
   }
 
-  /** @param conversation the target of a send (its answer lets the next send to it go out), else null */
+  /**
+   * @param conversation the target of a send (its answer lets the next send to it go out), else null
+   * @param receivedNanos when the session took the request in (System.nanoTime)
+   */
   private <T> void ask(
       Kind kind,
       String ref,
       String conversation,
+      long receivedNanos,
       org.apache.pekko.actor.typed.RecipientRef<T> target,
       java.util.function.Function<ActorRef<Reply>, T> command) {
-    long sent = System.nanoTime();
     ActorAsk.ask(
         getContext(),
         target,
@@ -678,14 +683,14 @@ public final class Session extends AbstractBehavior<Session.Command> {
         kind == Kind.GROUP_OP ? null : resendAfter, // group operations are not idempotent
         resendNow,
         command,
-        (reply, failure) -> new Answered(kind, ref, conversation, sent, reply, failure));
+        (reply, failure) -> new Answered(kind, ref, conversation, receivedNanos, reply, failure));
   }
 
   private Behavior<Command> onAnswered(Answered a) {
     answer(a); // a send's answer goes out before the refusals or the next send behind it
     if (a.conversation() != null) {
       boolean mayBeLost = Reply.mayBeUnwritten(a.reply(), a.failure());
-      deps.gate().answered(System.nanoTime() - a.sentNanos(), !mayBeLost);
+      deps.gate().answered(System.nanoTime() - a.receivedNanos(), !mayBeLost);
       sendAnswered(a.conversation(), a.ref(), mayBeLost);
     }
     return this;
