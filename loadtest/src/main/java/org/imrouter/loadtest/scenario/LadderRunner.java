@@ -7,6 +7,10 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
@@ -50,6 +54,14 @@ final class LadderRunner implements SessionListener {
    * closed (e.g. the server dropped a slow consumer) or its send buffer was full.
    */
   static final String CLIENT_SEND_FAILED = "CLIENT_SEND_FAILED";
+  /** The server's "retry later" (its ErrorCode.UNAVAILABLE): it stored nothing, and a resend with the same id is safe. */
+  static final String UNAVAILABLE = "UNAVAILABLE";
+  /** Counted under the errors of a step once per resend (not a failure: the send goes on). */
+  static final String RESENT = "UNAVAILABLE-resent";
+  /** A send refused UNAVAILABLE is sent again after this, plus up to as much again at random. */
+  static final Duration RESEND_BACKOFF = Duration.ofMillis(250);
+  /** ... until this long after it was due; a refusal after that fails it. */
+  static final Duration RESEND_DEADLINE = Duration.ofSeconds(10);
 
   private final String target;
   private final LadderSettings settings;
@@ -57,6 +69,12 @@ final class LadderRunner implements SessionListener {
   private final Consumer<StepResult> onStep;
   private final Map<String, SentMessage> ledger = new ConcurrentHashMap<>();
   private final AtomicLong ids = new AtomicLong();
+  private final ScheduledExecutorService resends =
+      Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "ladder-resends");
+        t.setDaemon(true);
+        return t;
+      });
   private final List<StepMeter> meters = new CopyOnWriteArrayList<>();
   private volatile long unsettled;
   private final LongAdder acceptedTotal = new LongAdder();
@@ -100,6 +118,7 @@ final class LadderRunner implements SessionListener {
       }
     }
     settle();
+    resends.shutdownNow(); // settled: nothing is left to resend
     return steps;
   }
 
@@ -145,16 +164,20 @@ final class LadderRunner implements SessionListener {
   private void send(StepMeter step, Traffic.Planned planned, long intendedNanos) {
     // prefixed with the target, so two ladders listening to the same sessions never share an id
     String clientMsgId = target + "-m" + ids.incrementAndGet();
-    SentMessage m = new SentMessage(clientMsgId, step, intendedNanos, planned.audience());
-    ledger.put(clientMsgId, m);
-    checks.loss.sent(clientMsgId, planned.audience().sessionIds());
-    step.sent.increment();
     ClientFrame frame =
         ClientFrame.newBuilder()
             .setSend(Send.newBuilder().setClientMsgId(clientMsgId).setTo(planned.to()).setText(clientMsgId + " " + padding))
             .build();
-    if (!planned.sender().send(frame) && m.fail()) {
-      step.error(CLIENT_SEND_FAILED);
+    SentMessage m = new SentMessage(clientMsgId, step, intendedNanos, planned.audience(), planned.sender(), frame);
+    ledger.put(clientMsgId, m);
+    checks.loss.sent(clientMsgId, planned.audience().sessionIds());
+    step.sent.increment();
+    transmit(m);
+  }
+
+  private void transmit(SentMessage m) {
+    if (!m.sender.send(m.frame) && m.fail()) {
+      m.step.error(CLIENT_SEND_FAILED);
     }
   }
 
@@ -194,10 +217,19 @@ final class LadderRunner implements SessionListener {
   @Override
   public void onError(ClientSession session, String ref, String code, long nowNanos) {
     SentMessage m = ledger.get(ref);
-    if (m != null && m.fail()) {
+    if (m == null) {
+      return;
+    }
+    if (code.equals(UNAVAILABLE) && nowNanos - m.intendedNanos < RESEND_DEADLINE.toNanos()) {
+      // as a client does: the same send again after a pause, until the deadline
+      m.step.error(RESENT);
+      long pause = RESEND_BACKOFF.toMillis() + ThreadLocalRandom.current().nextLong(RESEND_BACKOFF.toMillis() + 1);
+      resends.schedule(() -> transmit(m), pause, TimeUnit.MILLISECONDS);
+    } else if (m.fail()) {
       m.step.error(code);
     }
   }
+
 
   private StepResult judge(StepMeter step, Duration length, long acceptedInWindow, CpuMeter.Usage usage, Checks.Summary before, Checks.Summary after) {
     double seconds = length.toNanos() / 1e9;

@@ -2,6 +2,8 @@ package org.imrouter.loadtest.scenario;
 
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLongArray;
+import org.imrouter.loadtest.client.ClientSession;
+import org.imrouter.protocol.v1.ClientFrame;
 
 /**
  * One message the load generator sent, and how far it has come: accepted by the server,
@@ -18,16 +20,21 @@ final class SentMessage {
   final StepMeter step;
   final long intendedNanos;
   final Audience audience;
+  /** Who sent it and what, for resends after UNAVAILABLE. */
+  final ClientSession sender;
+  final ClientFrame frame;
   private final AtomicInteger state = new AtomicInteger();
   private final AtomicLongArray delivered;
   private final AtomicInteger deliveries = new AtomicInteger();
   private final AtomicInteger finished = new AtomicInteger();
 
-  SentMessage(String clientMsgId, StepMeter step, long intendedNanos, Audience audience) {
+  SentMessage(String clientMsgId, StepMeter step, long intendedNanos, Audience audience, ClientSession sender, ClientFrame frame) {
     this.clientMsgId = clientMsgId;
     this.step = step;
     this.intendedNanos = intendedNanos;
     this.audience = audience;
+    this.sender = sender;
+    this.frame = frame;
     this.delivered = new AtomicLongArray((audience.size() + BITS_PER_WORD - 1) / BITS_PER_WORD);
   }
 

@@ -17,9 +17,10 @@ import org.imrouter.node.metrics.RouterMetrics;
  * round trip and whether it was served. An interval in which not one send was served within
  * {@code target}, among at least {@code min-samples} answered, means no send got through without
  * waiting behind others (or that none got through at all): the share admitted halves, down to
- * {@code min-admitted}. Any interval with a send served within the target doubles it again, up to
- * all. The minimum, not a percentile, keeps a partial fault from shedding: while a dead node's
- * entities move, the sends to the other entities are still fast, and nothing is refused.
+ * {@code min-admitted}. Any other interval (a send served within the target, or too few answers
+ * to judge by) doubles it again, up to all. The minimum, not a percentile, keeps a partial fault
+ * from shedding: while a dead node's entities move, the sends to the other entities are still
+ * fast, and nothing is refused.
  *
  * <p>Why refuse rather than queue: a send that waits seconds in a queue is answered too late to
  * matter, and the queue starves the cluster's own heartbeats and shard coordination of CPU (issue
@@ -91,10 +92,12 @@ public final class SendGate {
     long fastOnes = fast.sumThenReset();
     long others = slowOrFailed.sumThenReset();
     double share = admitted;
-    if (fastOnes > 0) {
-      share = Math.min(1.0, share * 2);
-    } else if (others >= minSamples) {
+    if (fastOnes == 0 && others >= minSamples) {
       share = Math.max(minAdmitted, share / 2);
+    } else {
+      // a fast answer shows no standing queue; too few answers show nothing, and a queue must be
+      // shown, not assumed (while shedding, the sends admitted may be too few to judge by)
+      share = Math.min(1.0, share * 2);
     }
     admitted = share;
     RouterMetrics.sendsAdmitted(share);

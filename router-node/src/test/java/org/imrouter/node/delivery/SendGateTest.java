@@ -75,6 +75,20 @@ class SendGateTest {
   }
 
   @Test
+  void tooFewAnswersToJudgeByRaiseTheShare() {
+    // while shedding, the sends admitted may be too few to show a queue: none is assumed
+    SendGate gate = gate();
+    answer(gate, MIN_SAMPLES, SLOW, true);
+    gate.endInterval();
+    answer(gate, MIN_SAMPLES, SLOW, true);
+    gate.endInterval();
+    assertEquals(0.25, gate.admitted());
+    answer(gate, MIN_SAMPLES - 1, SLOW, true);
+    gate.endInterval();
+    assertEquals(0.5, gate.admitted());
+  }
+
+  @Test
   void theShareStopsAtItsFloorAndComesBackWithFastSends() {
     SendGate gate = gate();
     for (int i = 0; i < 10; i++) {
