@@ -69,7 +69,7 @@ public final class JournalSchema {
    */
   public static void prepare(ClassicActorSystemProvider system, Duration timeout) {
     PluginSettings settings = PluginSettings.apply(system.classicSystem());
-    KeyspaceAndTableStatements statements = statements(system);
+    KeyspaceAndTableStatements statements = new KeyspaceAndTableStatements(system, PLUGIN, settings);
     List<String> wanted = new ArrayList<>();
     if (settings.journalSettings().keyspaceAutoCreate()) {
       wanted.add(statements.createJournalKeyspaceStatement());
@@ -90,7 +90,7 @@ public final class JournalSchema {
     for (String cql : wanted) {
       await(session.executeDDL(cql), timeout, "create the journal schema");
     }
-    List<String> key = journalKey(system, timeout);
+    List<String> key = journalKey(system, settings, timeout);
     String table = settings.journalSettings().table();
     if (key.contains("timestamp")) {
       // a keyspace created before this project changed the key (or by the plugin itself)
@@ -108,7 +108,10 @@ public final class JournalSchema {
 
   /** The clustering columns of the journal table in use, in key order. */
   public static List<String> journalKey(ClassicActorSystemProvider system, Duration timeout) {
-    PluginSettings settings = PluginSettings.apply(system.classicSystem());
+    return journalKey(system, PluginSettings.apply(system.classicSystem()), timeout);
+  }
+
+  private static List<String> journalKey(ClassicActorSystemProvider system, PluginSettings settings, Duration timeout) {
     CassandraSession session = CassandraSessionRegistry.get(system).sessionFor(PLUGIN);
     List<Row> columns =
         await(

@@ -18,7 +18,6 @@ import org.imrouter.node.config.RouterSettings;
 import org.imrouter.node.delivery.Gateway;
 import org.imrouter.node.delivery.ReconnectBackoff;
 import org.imrouter.node.delivery.Session;
-import org.imrouter.node.delivery.SendGate;
 import org.imrouter.node.delivery.UserRateLimits;
 import org.imrouter.node.group.GroupEntity;
 import org.imrouter.node.grpc.IngressService;
@@ -89,11 +88,9 @@ public final class RouterNode {
             "gateway",
             Props.empty());
     JwtVerifier jwt = new JwtVerifier(settings.jwt());
-    SendGate gate = SendGate.start(system, settings.overload());
     Session.Deps deps =
         new Session.Deps(
-            settings, sharding, gateway, history, UserRateLimits.fromSettings(settings.limits()), jwt, ReconnectBackoff.fromSettings(settings.http()),
-            gate);
+            settings, sharding, gateway, history, UserRateLimits.fromSettings(settings.limits()), jwt, ReconnectBackoff.fromSettings(settings.http()));
     WebSocketRoute route = new WebSocketRoute(system, jwt, deps);
 
     CompletionStage<ServerBinding> binding =
@@ -112,7 +109,7 @@ public final class RouterNode {
           }
         });
 
-    IngressService ingress = new IngressService(system, sharding, settings, jwt, history, gate);
+    IngressService ingress = new IngressService(system, sharding, settings, jwt, history);
     CompletionStage<ServerBinding> grpcBinding =
         Http.get(system)
             .newServerAt(settings.grpc().host(), settings.grpc().port())

@@ -6,6 +6,7 @@ import org.apache.pekko.actor.ActorSystem;
 import org.apache.pekko.stream.connectors.cassandra.CassandraSessionSettings;
 import org.apache.pekko.stream.connectors.cassandra.javadsl.CassandraSession;
 import org.apache.pekko.stream.connectors.cassandra.javadsl.CassandraSessionRegistry;
+import org.imrouter.persistence.JournalSchema;
 
 /**
  * Readiness check for Pekko Management's {@code /ready}: the node is ready only when the journal
@@ -14,7 +15,7 @@ import org.apache.pekko.stream.connectors.cassandra.javadsl.CassandraSessionRegi
  * missing or unreadable table fails every write).
  */
 public final class StorageReadiness implements Supplier<CompletionStage<Boolean>> {
-  private static final String PLUGIN_CONFIG_PATH = "pekko.persistence.cassandra";
+  private static final String PLUGIN_CONFIG_PATH = JournalSchema.PLUGIN;
 
   private final CassandraSession session;
   private final String journalProbe;

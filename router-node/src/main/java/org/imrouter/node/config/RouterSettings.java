@@ -18,7 +18,6 @@ public record RouterSettings(
     Limits limits,
     EntitySettings entity,
     Session session,
-    Overload overload,
     String readJournal,
     Cassandra cassandra,
     Grpc grpc,
@@ -110,24 +109,6 @@ public record RouterSettings(
       boolean historyBeforeJoin) {}
 
   public record Session(Duration askTimeout, Duration resendAfter, Duration resendWindow, Duration reregisterDelay, Duration drainTimeout) {}
-
-  /**
-   * The node's admission of sends ({@code SendGate}): the round trip a send must beat, the
-   * interval over which the fastest one is taken, how many answers an interval needs before it
-   * may shed, and the smallest share of sends still admitted.
-   */
-  public record Overload(Duration target, Duration interval, int minSamples, double minAdmitted) {
-    public Overload {
-      if (target.isZero() || target.isNegative() || interval.isZero() || interval.isNegative()) {
-        throw new IllegalArgumentException("router.overload.target and interval must be positive");
-      }
-      if (minAdmitted <= 0 || minAdmitted > 1 || minSamples < 1) {
-        throw new IllegalArgumentException(
-            "router.overload.min-admitted must be in (0, 1] (the sends still admitted are the probes that see the node"
-                + " recover) and min-samples at least 1");
-      }
-    }
-  }
 
   /** One backend allowed to call the ingress, and the patterns that bound what it may do. */
   public record Backend(String name, String tokenSha256, List<String> mayActAs, List<String> mayRead, List<String> mayManage) {}
@@ -229,11 +210,6 @@ public record RouterSettings(
             session.getDuration("resend-window"),
             session.getDuration("reregister-delay"),
             session.getDuration("drain-timeout")),
-        new Overload(
-            c.getDuration("overload.target"),
-            c.getDuration("overload.interval"),
-            c.getInt("overload.min-samples"),
-            c.getDouble("overload.min-admitted")),
         c.getString("history.read-journal"),
         new Cassandra(
             c.getString("cassandra.contact-points").trim(),

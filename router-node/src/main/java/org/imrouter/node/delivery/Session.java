@@ -94,13 +94,8 @@ public final class Session extends AbstractBehavior<Session.Command> {
   private record WelcomeReady(UserEntity.Connected connected, List<GroupEntity.Info> groups, Throwable failure)
       implements Command {}
 
-  /**
-   * @param conversation the target of a send, null for other asks
-   * @param receivedNanos when the session took the request in (System.nanoTime): a send's round
-   *     trip for the node's send gate, its wait behind earlier sends to the conversation included
-   */
-  private record Answered(Kind kind, String ref, String conversation, long receivedNanos, Reply reply, Throwable failure)
-      implements Command {}
+  /** @param conversation the target of a send, null for other asks */
+  private record Answered(Kind kind, String ref, String conversation, Reply reply, Throwable failure) implements Command {}
 
   /** A refused send the client must resend before any later send to its conversation goes out. */
   private record Hold(String ref, long untilNanos) {}
@@ -176,8 +171,7 @@ public final class Session extends AbstractBehavior<Session.Command> {
       HistoryReader history,
       UserRateLimits rateLimits,
       JwtVerifier jwt,
-      ReconnectBackoff reconnectBackoff,
-      SendGate gate) {}
+      ReconnectBackoff reconnectBackoff) {}
 
   /** A session of {@code token}'s user, which lasts until the token expires unless refreshed. */
   public static Behavior<Command> create(
@@ -471,18 +465,12 @@ public final class Session extends AbstractBehavior<Session.Command> {
     if (overRate(LimitedFrame.SEND, ref)) { // only sends that could be written cost a token
       return;
     }
-    if (!deps.gate().admit()) {
-      error(ref, ErrorCode.UNAVAILABLE, "node overloaded, retry later");
-      hold(conversation, ref); // never written: nothing later may go out before its resend
-      return;
-    }
     byte[] payload = send.getPayload().toByteArray();
-    long received = System.nanoTime(); // its wait behind earlier sends to the conversation counts too
     Runnable dispatch =
         target.get().kind() == Ids.Address.Kind.USER
-            ? () -> ask(Kind.SEND, ref, conversation, received, ownEntity,
+            ? () -> ask(Kind.SEND, ref, conversation, ownEntity,
                 replyTo -> new UserEntity.SendDirect(ref, conversation, contentType, send.getText(), payload, replyTo))
-            : () -> ask(Kind.SEND, ref, conversation, received, deps.sharding().entityRefFor(GroupEntity.ENTITY_TYPE_KEY, target.get().id()),
+            : () -> ask(Kind.SEND, ref, conversation, deps.sharding().entityRefFor(GroupEntity.ENTITY_TYPE_KEY, target.get().id()),
                 replyTo -> new GroupEntity.Post(userId, ref, contentType, send.getText(), payload, replyTo));
     Deque<QueuedSend> waiting = sendsWaiting.get(conversation);
     if (waiting != null) {
@@ -661,18 +649,14 @@ public final class Session extends AbstractBehavior<Session.Command> {
       String ref,
       org.apache.pekko.actor.typed.RecipientRef<T> target,
       java.util.function.Function<ActorRef<Reply>, T> command) {
-    ask(kind, ref, null, System.nanoTime(), target, command);
+    ask(kind, ref, null, target, command);
   }
 
-  /**
-   * @param conversation the target of a send (its answer lets the next send to it go out), else null
-   * @param receivedNanos when the session took the request in (System.nanoTime)
-   */
+  /** @param conversation the target of a send (its answer lets the next send to it go out), else null */
   private <T> void ask(
       Kind kind,
       String ref,
       String conversation,
-      long receivedNanos,
       org.apache.pekko.actor.typed.RecipientRef<T> target,
       java.util.function.Function<ActorRef<Reply>, T> command) {
     ActorAsk.ask(
@@ -683,14 +667,13 @@ public final class Session extends AbstractBehavior<Session.Command> {
         kind == Kind.GROUP_OP ? null : resendAfter, // group operations are not idempotent
         resendNow,
         command,
-        (reply, failure) -> new Answered(kind, ref, conversation, receivedNanos, reply, failure));
+        (reply, failure) -> new Answered(kind, ref, conversation, reply, failure));
   }
 
   private Behavior<Command> onAnswered(Answered a) {
     answer(a); // a send's answer goes out before the refusals or the next send behind it
     if (a.conversation() != null) {
       boolean mayBeLost = Reply.mayBeUnwritten(a.reply(), a.failure());
-      deps.gate().answered(System.nanoTime() - a.receivedNanos(), !mayBeLost);
       sendAnswered(a.conversation(), a.ref(), mayBeLost);
     }
     return this;

@@ -19,7 +19,6 @@ import org.apache.pekko.grpc.javadsl.Metadata;
 import org.apache.pekko.stream.javadsl.Source;
 import org.imrouter.node.auth.JwtVerifier;
 import org.imrouter.node.config.RouterSettings;
-import org.imrouter.node.delivery.SendGate;
 import org.imrouter.node.delivery.TokenBucket;
 import org.imrouter.node.group.GroupEntity;
 import org.imrouter.node.metrics.RouterMetrics;
@@ -71,7 +70,6 @@ public final class IngressService implements IngressPowerApi {
   private final BackendAuth auth;
   private final StreamReader reader;
   private final Subscriptions subscriptions;
-  private final SendGate gate;
   /**
    * Per backend and budget, a token bucket: publishes (each batch item counts) are the
    * throughput path; every other call wakes an entity or reads storage, so it has a budget of
@@ -85,9 +83,8 @@ public final class IngressService implements IngressPowerApi {
   }
 
   public IngressService(
-      ActorSystem<?> system, ClusterSharding sharding, RouterSettings settings, JwtVerifier jwt, HistoryReader journal, SendGate gate) {
+      ActorSystem<?> system, ClusterSharding sharding, RouterSettings settings, JwtVerifier jwt, HistoryReader journal) {
     this.system = system;
-    this.gate = gate;
     this.sharding = sharding;
     this.settings = settings;
     this.timeout = settings.session().askTimeout();
@@ -145,10 +142,6 @@ public final class IngressService implements IngressPowerApi {
           throw IngressError.of(v.code(), v.message());
         });
     charge(backend, Budget.PUBLISH);
-    if (!gate.admit()) {
-      throw IngressError.of(ErrorCode.UNAVAILABLE, "node overloaded, retry later (with the same idempotency key)");
-    }
-    long sent = System.nanoTime();
     byte[] payload = in.getPayload().toByteArray();
     CompletionStage<Reply> reply;
     String stream;
@@ -169,9 +162,7 @@ public final class IngressService implements IngressPowerApi {
       reply = ask(sharding.entityRefFor(UserEntity.ENTITY_TYPE_KEY, sender.id()),
           r -> new UserEntity.SendDirect(key, in.getTo(), contentType, in.getText(), payload, r));
     }
-    return reply
-        .whenComplete((r, failure) -> gate.answered(System.nanoTime() - sent, !Reply.mayBeUnwritten(r, failure)))
-        .thenApply(
+    return reply.thenApply(
         r -> {
           Reply.Accepted a = accepted(r);
           RouterMetrics.accepted(target.get().kind() == Ids.Address.Kind.GROUP ? "group" : "direct");

@@ -3,7 +3,6 @@ package org.imrouter.node.metrics;
 import java.time.Duration;
 import kamon.Kamon;
 import kamon.metric.Counter;
-import kamon.metric.Gauge;
 import kamon.metric.Histogram;
 import kamon.metric.RangeSampler;
 import kamon.metric.Timer;
@@ -20,8 +19,6 @@ public final class RouterMetrics {
   private static final Counter DELIVERED = Kamon.counter("router.items.delivered").withoutTags();
   private static final Histogram BATCH_SIZE = Kamon.histogram("router.persist.batch.size").withoutTags();
   private static final Counter ADMISSIONS_REFUSED = Kamon.counter("router.connections.admission-refused").withoutTags();
-  private static final Counter SENDS_SHED = Kamon.counter("router.sends.shed").withoutTags();
-  private static final Gauge SENDS_ADMITTED = Kamon.gauge("router.sends.admitted-share").withoutTags();
   private static final Histogram FAN_OUT = Kamon.histogram("router.fanout.gateways").withoutTags();
 
   private RouterMetrics() {}
@@ -56,16 +53,6 @@ public final class RouterMetrics {
 
   public static void frameOut() {
     FRAMES_OUT.increment();
-  }
-
-  /** A send refused at once because the node is shedding load (SendGate). */
-  public static void sendShed() {
-    SENDS_SHED.increment();
-  }
-
-  /** The share of new sends the node admits, 1.0 when it keeps up (SendGate). */
-  public static void sendsAdmitted(double share) {
-    SENDS_ADMITTED.update(share);
   }
 
   /** A message accepted (durable) on a stream of {@code kind} "direct" or "group". */

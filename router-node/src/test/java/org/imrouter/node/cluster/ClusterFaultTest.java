@@ -20,7 +20,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 import java.util.stream.Collectors;
 import org.imrouter.node.cluster.RouterCluster.Node;
@@ -102,7 +101,7 @@ class ClusterFaultTest {
   private static final int WARM_ACKS = IN_A_ROW;
   private static final int RECOVERED_ACKS = IN_A_ROW;
   /** traffic keeps going at least this long after a fault before it stops and is checked */
-  private static final Duration AFTER_FAULT = Duration.ofSeconds(10);
+  private static final Duration AFTER_FAULT = Duration.ofSeconds(5);
   private static final Duration TRAFFIC_TIMEOUT = Duration.ofSeconds(90);
   /**
    * The longest any client may go without an accepted message after a kill -9 of a router
@@ -270,23 +269,13 @@ class ClusterFaultTest {
       long joinStarted = System.nanoTime();
       Node added = routers.start(); // mid-traffic
       double joined = secondsSince(joinStarted);
-      AtomicReference<Set<String>> moved = new AtomicReference<>(Set.of());
-      Await.until(
-          "a shard that another node hosted to move to " + added,
-          REBALANCE_TIMEOUT,
-          () -> {
-            try {
-              Set<String> hosted = routers.hostedShards(added, "User");
-              moved.set(hosted.stream().filter(before::contains).collect(Collectors.toCollection(TreeSet::new)));
-              return !moved.get().isEmpty();
-            } catch (IOException e) {
-              return false;
-            } catch (InterruptedException e) {
-              Thread.currentThread().interrupt();
-              throw new AssertionError(e);
-            }
-          },
-          () -> "shards before " + before);
+      Set<String> moved =
+          routers.awaitHostedShards(
+                  added, "User", hosted -> hosted.stream().anyMatch(before::contains),
+                  "a shard that another node hosted to move to " + added, REBALANCE_TIMEOUT)
+              .stream()
+              .filter(before::contains)
+              .collect(Collectors.toCollection(TreeSet::new));
       double movedAfter = secondsSince(joinStarted);
       load.keepGoing(AFTER_FAULT);
       load.finish();
@@ -297,7 +286,7 @@ class ClusterFaultTest {
               "%s ready %.1f s after start; shards %s moved to it %.1f s after start (hosts %d User shards now); longest pause of any client %.1f s; %d accepted messages, %d resends",
               added,
               joined,
-              moved.get(),
+              moved,
               movedAfter,
               hostedNow.size(),
               load.longestPauseSeconds(joinStarted),
@@ -356,20 +345,7 @@ class ClusterFaultTest {
         routers.terminate(old);
         Node fresh = routers.start(); // ready, and every running node Up in its view
         double ready = secondsSince(step);
-        Await.until(
-            fresh + " given shards",
-            REBALANCE_TIMEOUT,
-            () -> {
-              try {
-                return !routers.hostedShards(fresh, "User").isEmpty();
-              } catch (IOException e) {
-                return false;
-              } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new AssertionError(e);
-              }
-            },
-            () -> fresh + " hosts no User shard yet");
+        routers.awaitHostedShards(fresh, "User", hosted -> !hosted.isEmpty(), fresh + " given shards", REBALANCE_TIMEOUT);
         steps.add(String.format(Locale.ROOT, "%s->%s ready %.1f s, shards %.1f s", old, fresh.id(), ready, secondsSince(step)));
         log("rolling restart: %s", steps.get(steps.size() - 1));
       }

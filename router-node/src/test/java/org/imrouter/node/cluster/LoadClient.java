@@ -182,39 +182,34 @@ final class LoadClient implements AutoCloseable {
   }
 
   List<Ack> acks() {
-    synchronized (acks) {
-      return List.copyOf(acks);
-    }
+    return snapshot(acks);
   }
 
   List<Connection> connections() {
-    synchronized (connections) {
-      return List.copyOf(connections);
-    }
+    return snapshot(connections);
   }
 
   /** Each connection that ended, when and why. */
   List<Disconnect> disconnects() {
-    synchronized (disconnects) {
-      return List.copyOf(disconnects);
-    }
+    return snapshot(disconnects);
   }
 
   List<Refusal> refusals() {
-    synchronized (refusals) {
-      return List.copyOf(refusals);
-    }
+    return snapshot(refusals);
   }
 
   List<Silence> silences() {
-    synchronized (silences) {
-      return List.copyOf(silences);
-    }
+    return snapshot(silences);
   }
 
   List<String> problems() {
-    synchronized (problems) {
-      return List.copyOf(problems);
+    return snapshot(problems);
+  }
+
+  /** A copy of one of the synchronized lists, taken under its lock (the client thread adds to it). */
+  private static <T> List<T> snapshot(List<T> list) {
+    synchronized (list) {
+      return List.copyOf(list);
     }
   }
 

@@ -19,6 +19,8 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Predicate;
 import java.util.stream.Collectors;
 import org.imrouter.node.testkit.Await;
 import org.imrouter.node.testkit.Tokens;
@@ -251,6 +253,30 @@ final class RouterCluster implements AutoCloseable {
     Set<String> shards = new TreeSet<>();
     getJson(node, "/cluster/shards/" + entityType).path("regions").forEach(r -> shards.add(r.path("shardId").asText()));
     return shards;
+  }
+
+  /**
+   * Waits until the shards of {@code entityType} that {@code node} hosts satisfy {@code condition}
+   * (a node's region that does not answer yet counts as not satisfying it); returns them.
+   */
+  Set<String> awaitHostedShards(Node node, String entityType, Predicate<Set<String>> condition, String what, Duration timeout) {
+    AtomicReference<Set<String>> last = new AtomicReference<>(Set.of());
+    Await.until(
+        what,
+        timeout,
+        () -> {
+          try {
+            last.set(hostedShards(node, entityType));
+            return condition.test(last.get());
+          } catch (IOException e) {
+            return false;
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+          }
+        },
+        () -> node + " hosts " + entityType + " shards " + last.get());
+    return last.get();
   }
 
   private static JsonNode getJson(Node node, String path) throws IOException, InterruptedException {

@@ -52,10 +52,6 @@ class SessionOrderTest {
   private static Session.Deps deps;
   /** The same, but sessions resend an unanswered send every {@link #RESEND_AFTER}. */
   private static Session.Deps resendingDeps;
-  /** The same, but the node's send gate admits a send only while {@link #gateDraw} is below its share. */
-  private static Session.Deps sheddingDeps;
-  private static volatile double gateDraw;
-  private static SendGate sheddingGate;
   /** Shorter than ASK_TIMEOUT, so a send is resent before it times out. */
   private static final Duration RESEND_AFTER = Duration.ofMillis(200);
 
@@ -78,14 +74,10 @@ class SessionOrderTest {
     sharding.init(Entity.of(UserEntity.ENTITY_TYPE_KEY, ctx -> userStub()));
     RouterSettings settings = RouterSettings.fromConfig(testKit.system().settings().config());
     TestProbe<Gateway.Command> gateway = testKit.createTestProbe();
-    sheddingGate = new SendGate(settings.overload(), () -> gateDraw);
     // no refresh frames here: the verifier is the node's, built from the same settings
     deps = new Session.Deps(
         settings, sharding, gateway.ref(), null, UserRateLimits.fromSettings(settings.limits()), new JwtVerifier(settings.jwt()),
-        ReconnectBackoff.fromSettings(settings.http()), new SendGate(settings.overload(), () -> 0.0));
-    sheddingDeps = new Session.Deps(
-        settings, sharding, gateway.ref(), null, UserRateLimits.fromSettings(settings.limits()), new JwtVerifier(settings.jwt()),
-        ReconnectBackoff.fromSettings(settings.http()), sheddingGate);
+        ReconnectBackoff.fromSettings(settings.http()));
     RouterSettings resending =
         RouterSettings.fromConfig(
             // resends go out while the cluster changed recently: this one-node cluster formed at
@@ -94,7 +86,7 @@ class SessionOrderTest {
                 .withFallback(testKit.system().settings().config()));
     resendingDeps = new Session.Deps(
         resending, sharding, gateway.ref(), null, UserRateLimits.fromSettings(resending.limits()), new JwtVerifier(resending.jwt()),
-        ReconnectBackoff.fromSettings(resending.http()), new SendGate(resending.overload(), () -> 0.0));
+        ReconnectBackoff.fromSettings(resending.http()));
   }
 
   @AfterAll
@@ -256,35 +248,6 @@ class SessionOrderTest {
     assertEquals("r2", next.clientMsgId());
     accept(next, 6);
     assertEquals("r2", frame(out, WAIT).getAccepted().getClientMsgId());
-    testKit.stop(session);
-  }
-
-  /**
-   * A send the node's gate refused under overload was never written: like any send refused as
-   * possibly unwritten, a later one to the same conversation must not be stored before its resend.
-   */
-  @Test
-  void aSendTheGateRefusedHoldsItsConversationUntilItIsResent() {
-    TestProbe<Session.Out> out = testKit.createTestProbe();
-    ActorRef<Session.Command> session = session(out, sheddingDeps);
-    RouterSettings.Overload overload = sheddingDeps.settings().overload();
-    for (int i = 0; i < overload.minSamples(); i++) {
-      sheddingGate.answered(overload.target().toNanos() + 1, true); // not one send served in time
-    }
-    sheddingGate.endInterval();
-    gateDraw = 0.99; // above the share now admitted
-    send(session, "o1", "user:olga");
-    ServerFrame shed = frame(out, WAIT);
-    assertEquals("o1", shed.getError().getRef());
-    assertEquals("UNAVAILABLE", shed.getError().getCode());
-
-    gateDraw = 0.0; // the gate admits everything from here on
-    send(session, "o2", "user:olga"); // sent before the client saw o1 refused
-    ServerFrame o2Held = frame(out, WAIT);
-    assertEquals("o2", o2Held.getError().getRef());
-    assertEquals("UNAVAILABLE", o2Held.getError().getCode());
-
-    resendInOrder(session, out, "o1", "o2", "user:olga", 7); // o2 never went out ahead of o1
     testKit.stop(session);
   }
 }
