@@ -21,6 +21,7 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
 import org.apache.pekko.persistence.typed.PersistenceId;
 import org.apache.pekko.persistence.typed.RecoveryCompleted;
+import org.apache.pekko.persistence.typed.RecoveryFailed;
 import org.apache.pekko.persistence.typed.SnapshotAdapter;
 import org.apache.pekko.persistence.typed.javadsl.CommandHandler;
 import org.apache.pekko.persistence.typed.javadsl.Effect;
@@ -42,6 +43,7 @@ import org.imrouter.node.stream.Outbox;
 import org.imrouter.node.stream.RecentItems;
 import org.imrouter.node.stream.Reply;
 import org.imrouter.node.stream.Request;
+import org.imrouter.node.stream.StorageHealth;
 import org.imrouter.node.stream.SeqRange;
 import org.imrouter.node.stream.Sized;
 import org.imrouter.node.stream.StreamItem;
@@ -343,6 +345,7 @@ public final class GroupEntity {
     // never stored: coalesces each member's typing to one notice per window (router.limits)
     private final TypingWindow typingWindow;
     private final MajorityFence fence;
+    private final StorageHealth storage;
     private long lastActivity;
 
     Logic(
@@ -368,6 +371,7 @@ public final class GroupEntity {
       this.lastActivity = clock.millis();
       this.typingWindow = new TypingWindow(settings.limits().typingWindow(), clock);
       this.fence = MajorityFence.get(ctx.getSystem());
+      this.storage = StorageHealth.get(ctx.getSystem());
     }
 
     @Override
@@ -391,11 +395,18 @@ public final class GroupEntity {
           // A failed journal write restarts the entity, a stop ends it: either way whoever waits
           // on a command not yet written hears UNAVAILABLE now instead of at its ask timeout
           // (a storage outage answered every send after 5 s, ClusterFaultTest).
-          .onSignal(PreRestart.instance(), state -> Request.refuseAll(buffer.unwritten(), Request.NOT_WRITTEN))
+          .onSignal(PreRestart.instance(), state -> {
+            storage.failed(); // only a journal failure restarts an entity
+            Request.refuseAll(buffer.unwritten(), Request.NOT_WRITTEN);
+          })
           .onSignal(PostStop.instance(), state -> Request.refuseAll(buffer.unwritten(), Request.NOT_WRITTEN))
+          .onSignal(RecoveryFailed.class, (state, failure) -> storage.failed())
           .onSignal(
               RecoveryCompleted.instance(),
-              state -> acks.resendAll(state.outbox(), (user, after) -> resend(state, user, after)))
+              state -> {
+                storage.succeeded();
+                acks.resendAll(state.outbox(), (user, after) -> resend(state, user, after));
+              })
           .build();
     }
 
@@ -514,6 +525,9 @@ public final class GroupEntity {
         decide(batch, c);
       }
       batch.then(buffer::written);
+      if (!batch.events().isEmpty()) {
+        batch.then(storage::succeeded);
+      }
       return batch.effect(Effect(), "group");
     }
 

@@ -26,6 +26,7 @@ import org.imrouter.node.stream.ContentBounds;
 import org.imrouter.node.stream.ErrorCode;
 import org.imrouter.node.stream.Ids;
 import org.imrouter.node.stream.Reply;
+import org.imrouter.node.stream.StorageHealth;
 import org.imrouter.node.user.UserEntity;
 import org.imrouter.persistence.HistoryReader;
 import org.imrouter.protocol.v1.CreateGroupRequest;
@@ -142,6 +143,9 @@ public final class IngressService implements IngressPowerApi {
           throw IngressError.of(v.code(), v.message());
         });
     charge(backend, Budget.PUBLISH);
+    if (StorageHealth.get(system).failing()) { // an entity could not write it; answered now, not at the timeout
+      throw IngressError.of(ErrorCode.UNAVAILABLE, StorageHealth.REFUSAL);
+    }
     byte[] payload = in.getPayload().toByteArray();
     CompletionStage<Reply> reply;
     String stream;

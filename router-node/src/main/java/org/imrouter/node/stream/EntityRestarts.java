@@ -24,4 +24,9 @@ public final class EntityRestarts {
   public static BackoffSupervisorStrategy backoff(Duration transferRetry) {
     return SupervisorStrategy.restartWithBackoff(transferRetry, transferRetry.multipliedBy(MAX_FACTOR), RANDOM_FACTOR);
   }
+
+  /** The longest an entity waits before it restarts, its random stretch included. */
+  public static Duration ceiling(Duration transferRetry) {
+    return Duration.ofMillis(Math.round(transferRetry.multipliedBy(MAX_FACTOR).toMillis() * (1 + RANDOM_FACTOR)));
+  }
 }

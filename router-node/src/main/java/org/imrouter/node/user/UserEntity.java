@@ -20,6 +20,7 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
 import org.apache.pekko.persistence.typed.PersistenceId;
 import org.apache.pekko.persistence.typed.RecoveryCompleted;
+import org.apache.pekko.persistence.typed.RecoveryFailed;
 import org.apache.pekko.persistence.typed.javadsl.CommandHandler;
 import org.apache.pekko.persistence.typed.javadsl.Effect;
 import org.apache.pekko.persistence.typed.javadsl.EventHandler;
@@ -40,6 +41,7 @@ import org.imrouter.node.stream.Push;
 import org.imrouter.node.stream.RecentItems;
 import org.imrouter.node.stream.Reply;
 import org.imrouter.node.stream.Request;
+import org.imrouter.node.stream.StorageHealth;
 import org.imrouter.node.stream.Sized;
 import org.imrouter.node.stream.StreamItem;
 import org.imrouter.node.stream.StreamPages;
@@ -361,6 +363,7 @@ public final class UserEntity {
     private final AckTracker acks;
     private final TypingWindow typingWindow;
     private final MajorityFence fence;
+    private final StorageHealth storage;
     private long lastActivity;
 
     Logic(
@@ -388,6 +391,7 @@ public final class UserEntity {
       this.lastActivity = clock.millis();
       this.typingWindow = new TypingWindow(settings.limits().typingWindow(), clock);
       this.fence = MajorityFence.get(ctx.getSystem());
+      this.storage = StorageHealth.get(ctx.getSystem());
       timers.startTimerWithFixedDelay(Tick.INSTANCE, settings.entity().transferRetry());
     }
 
@@ -412,9 +416,16 @@ public final class UserEntity {
           // A failed journal write restarts the entity, a stop ends it: either way whoever waits
           // on a command not yet written hears UNAVAILABLE now instead of at its ask timeout
           // (a storage outage answered every send after 5 s, ClusterFaultTest).
-          .onSignal(PreRestart.instance(), state -> Request.refuseAll(buffer.unwritten(), Request.NOT_WRITTEN))
+          .onSignal(PreRestart.instance(), state -> {
+            storage.failed(); // only a journal failure restarts an entity
+            Request.refuseAll(buffer.unwritten(), Request.NOT_WRITTEN);
+          })
           .onSignal(PostStop.instance(), state -> Request.refuseAll(buffer.unwritten(), Request.NOT_WRITTEN))
-          .onSignal(RecoveryCompleted.instance(), state -> acks.resendAll(state.outbox(), (peer, after) -> resend(state, peer, after)))
+          .onSignal(RecoveryFailed.class, (state, failure) -> storage.failed())
+          .onSignal(RecoveryCompleted.instance(), state -> {
+            storage.succeeded();
+            acks.resendAll(state.outbox(), (peer, after) -> resend(state, peer, after));
+          })
           .build();
     }
 
@@ -518,6 +529,9 @@ public final class UserEntity {
         decide(batch, c);
       }
       batch.then(buffer::written);
+      if (!batch.events().isEmpty()) {
+        batch.then(storage::succeeded);
+      }
       return batch.effect(Effect(), "user");
     }
 

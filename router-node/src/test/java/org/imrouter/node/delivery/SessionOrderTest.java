@@ -23,6 +23,7 @@ import org.imrouter.node.auth.JwtVerifier;
 import org.imrouter.node.config.RouterSettings;
 import org.imrouter.node.stream.Ids;
 import org.imrouter.node.stream.Reply;
+import org.imrouter.node.stream.StorageHealth;
 import org.imrouter.node.user.UserEntity;
 import org.imrouter.protocol.v1.ClientFrame;
 import org.imrouter.protocol.v1.Send;
@@ -248,6 +249,34 @@ class SessionOrderTest {
     assertEquals("r2", next.clientMsgId());
     accept(next, 6);
     assertEquals("r2", frame(out, WAIT).getAccepted().getClientMsgId());
+    testKit.stop(session);
+  }
+
+  /**
+   * While the node's storage fails every write, a send is refused at once, never handed to an
+   * entity that would only stash it until the ask timeout; like any send refused as possibly
+   * unwritten, a later one to the same conversation waits for its resend.
+   */
+  @Test
+  void whileStorageFailsASendIsRefusedAtOnceAndHoldsItsConversation() {
+    TestProbe<Session.Out> out = testKit.createTestProbe();
+    ActorRef<Session.Command> session = session(out);
+    StorageHealth storage = StorageHealth.get(testKit.system());
+    for (int i = 0; i < testKit.system().settings().config().getInt("pekko.persistence.cassandra.journal.circuit-breaker.max-failures"); i++) {
+      storage.failed();
+    }
+    try {
+      send(session, "s1", "user:sara");
+      ServerFrame refused = frame(out, WAIT);
+      assertEquals("s1", refused.getError().getRef());
+      assertEquals("UNAVAILABLE", refused.getError().getCode());
+      entity.expectNoMessage(Duration.ofMillis(200)); // it never went out
+    } finally {
+      storage.succeeded(); // storage is back
+    }
+    send(session, "s2", "user:sara"); // sent before the client saw s1 refused
+    assertEquals("s2", frame(out, WAIT).getError().getRef());
+    resendInOrder(session, out, "s1", "s2", "user:sara", 9);
     testKit.stop(session);
   }
 }
