@@ -79,6 +79,9 @@ public final class WriteBuffer<C> {
     all.addAll(pending);
     writing = List.of();
     pending.clear();
+    // a flush asked for and not yet handled may never arrive (it can be dropped with the failed
+    // entity's messages): the next command must ask again, or nothing would be written any more
+    flushRequested = false;
     return all;
   }
 }

@@ -1,5 +1,6 @@
 package org.imrouter.node.cluster;
 
+import com.datastax.oss.driver.api.core.ConsistencyLevel;
 import com.datastax.oss.driver.api.core.CqlSession;
 import com.datastax.oss.driver.api.core.config.DriverConfigLoader;
 import com.datastax.oss.driver.api.core.config.OptionsMap;
@@ -10,6 +11,7 @@ import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -124,6 +126,41 @@ final class CassandraRing implements AutoCloseable {
           Await.step(Duration.ofMillis(200));
         }
       }
+    }
+  }
+
+  /** One journal row: its position, when it was written (microseconds) and its serialized event. */
+  record JournalRow(long seq, long writtenMicros, ByteBuffer event) {}
+
+  /**
+   * Every journal row of {@code persistenceId} in the first partitions, read at quorum, with
+   * each row's write time: what tells a write that never happened from one that a later write of
+   * the same position replaced (docs/decisions/0014), when a check finds a message missing.
+   */
+  List<JournalRow> journal(String keyspace, String persistenceId) {
+    try (CqlSession session = session(nodes.get(0).contactPoint())) {
+      SimpleStatement select =
+          SimpleStatement.newInstance(
+                  "SELECT sequence_nr, writetime(event) AS written, event FROM " + keyspace
+                      + ".messages WHERE persistence_id = ? AND partition_nr IN (0, 1)",
+                  persistenceId)
+              .setConsistencyLevel(ConsistencyLevel.QUORUM);
+      return session.execute(select).all().stream()
+          .map(r -> new JournalRow(r.getLong("sequence_nr"), r.getLong("written"), r.getByteBuffer("event")))
+          .toList();
+    }
+  }
+
+  /** The sequence numbers and write times (microseconds) of {@code persistenceId}'s snapshots. */
+  List<long[]> snapshots(String snapshotKeyspace, String persistenceId) {
+    try (CqlSession session = session(nodes.get(0).contactPoint())) {
+      SimpleStatement select =
+          SimpleStatement.newInstance(
+                  "SELECT sequence_nr, writetime(snapshot) AS written FROM " + snapshotKeyspace
+                      + ".snapshots WHERE persistence_id = ?",
+                  persistenceId)
+              .setConsistencyLevel(ConsistencyLevel.QUORUM);
+      return session.execute(select).all().stream().map(r -> new long[] {r.getLong("sequence_nr"), r.getLong("written")}).toList();
     }
   }
 

@@ -21,8 +21,11 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import org.imrouter.node.cluster.RouterCluster.Node;
+import org.imrouter.node.user.UserEntity;
+import org.imrouter.protocol.persist.InboxEvent;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -118,6 +121,8 @@ class ClusterFaultTest {
   private static final Duration RECOVERY_TIMEOUT = Duration.ofSeconds(150);
   private static final Duration QUIET_TIMEOUT = Duration.ofSeconds(90);
   private static final Duration CHECK_TIMEOUT = Duration.ofSeconds(90);
+  /** Users whose journals a failed check prints: the first few named by its violations. */
+  private static final int MAX_JOURNALS_PRINTED = 6;
   private static final Duration REBALANCE_TIMEOUT = Duration.ofSeconds(120);
   /** all of Cassandra unreachable this long: several circuit-breaker resets (3 s) and driver timeouts (4 s) */
   private static final Duration OUTAGE = Duration.ofSeconds(30);
@@ -737,7 +742,51 @@ class ClusterFaultTest {
       // Two writers of one journal position (a stale write landing after the entity's successor
       // wrote) would show here as a message missing at its accepted seq or an extra one beside it:
       // the journal keeps one row per position, the later write (docs/decisions/0014).
+      if (!violations.isEmpty()) {
+        printJournals(violations);
+      }
       assertEquals(List.of(), violations, "stream violations");
+    }
+
+    /**
+     * Prints the journal rows (with write times) and snapshots of the users a violation names, so
+     * that a failed run shows whether a message was never written, written and then replaced at
+     * its position, or written where nobody reads it.
+     */
+    private void printJournals(List<String> violations) {
+      Set<String> named = new TreeSet<>();
+      for (String v : violations) {
+        // a whole user name: k9-n1-1 must not match inside k9-n1-15
+        users.stream().filter(u -> Pattern.compile("(?<![\\w-])" + Pattern.quote(u) + "(?![\\w-])").matcher(v).find()).forEach(named::add);
+      }
+      named.stream().limit(MAX_JOURNALS_PRINTED).forEach(user -> {
+        String pid = UserEntity.persistenceId(user).id();
+        try {
+          for (CassandraRing.JournalRow row : ring.journal(KEYSPACE, pid)) {
+            System.out.println("JOURNAL " + pid + " seq=" + row.seq() + " written=" + row.writtenMicros() + " " + describe(row.event()));
+          }
+          for (long[] snapshot : ring.snapshots(KEYSPACE + "_snapshot", pid)) {
+            System.out.println("SNAPSHOT " + pid + " seq=" + snapshot[0] + " written=" + snapshot[1]);
+          }
+        } catch (RuntimeException e) {
+          System.out.println("JOURNAL " + pid + " unreadable: " + e);
+        }
+      });
+    }
+
+    private static String describe(java.nio.ByteBuffer event) {
+      try {
+        InboxEvent e = InboxEvent.parseFrom(event.duplicate());
+        return switch (e.getEventCase()) {
+          case SENT -> "sent to=" + e.getSent().getPeer() + " counter=" + e.getSent().getCounter() + " text=" + e.getSent().getText()
+              + " msgId=" + e.getSent().getMsgId();
+          case RECEIVED -> "received from=" + e.getReceived().getPeer() + " counter=" + e.getReceived().getCounter() + " text="
+              + e.getReceived().getText() + " msgId=" + e.getReceived().getMsgId();
+          default -> e.getEventCase().toString();
+        };
+      } catch (com.google.protobuf.InvalidProtocolBufferException notAnInboxEvent) {
+        return "undecodable (" + event.remaining() + " bytes)";
+      }
     }
 
     @Override

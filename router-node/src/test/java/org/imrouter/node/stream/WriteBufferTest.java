@@ -39,4 +39,18 @@ class WriteBufferTest {
     assertEquals(3, buffer.take().size(), "the count bound");
     assertEquals(2, buffer.take().size());
   }
+
+  @Test
+  void afterTheUnwrittenAreTakenOutTheNextCommandAsksForAFlushAgain() {
+    WriteBuffer<Object> buffer = new WriteBuffer<>(1, 100, flushes::incrementAndGet);
+    buffer.add(new Plain("a"));
+    buffer.add(new Plain("b"));
+    assertEquals(List.of(new Plain("a")), buffer.take());
+    assertEquals(2, flushes.get(), "b waits: another flush asked for while a is written");
+    // a's write fails; the flush asked for b may be dropped with the entity's other messages
+    assertEquals(List.of(new Plain("a"), new Plain("b")), buffer.unwritten());
+    buffer.add(new Plain("c"));
+    assertEquals(3, flushes.get(), "c must ask for its own flush, or it would never be written");
+    assertEquals(List.of(new Plain("c")), buffer.take());
+  }
 }

@@ -285,6 +285,42 @@ public class UserEntityTest {
     testKit.stop(entity);
   }
 
+  /**
+   * An entity whose write fails while more commands wait than one batch takes still writes after
+   * its restart, whatever becomes of the flush it had asked for: the persistence library hands it
+   * back after the restart today, and {@code WriteBufferTest} covers the buffer when it is dropped
+   * (a buffer still waiting for it would never write again).
+   */
+  @Test
+  void anEntityRestartedWithABacklogWritesAgain() {
+    String user = "backlog-" + peerIds.incrementAndGet();
+    String pid = UserEntity.persistenceId(user).id();
+    String self = Ids.userConversation(user);
+    TestProbe<Reply> replies = testKit.createTestProbe();
+    RouterSettings oneAtATime =
+        settings(Map.of("router.entity.transfer-retry", "50ms", "router.entity.passivate-idle", "1m", "router.entity.max-batch", "1"));
+    ActorRef<UserEntity.Command> entity = testKit.spawn(UserEntity.create(user, oneAtATime, sharding, null));
+    alice.persistenceTestKit().failNextPersisted(pid);
+
+    // one write in flight, two waiting behind it, when the write fails
+    for (String id : List.of("b1", "b2", "b3")) {
+      entity.tell(send(id, self, id, replies.ref()));
+    }
+    for (int i = 0; i < 3; i++) {
+      assertEquals(new Reply.Rejection(ErrorCode.UNAVAILABLE, Request.NOT_WRITTEN), replies.receiveMessage(Duration.ofSeconds(3)));
+    }
+    // after the restart's backoff a retry is written
+    Reply.Accepted accepted =
+        replies.awaitAssert(
+            Duration.ofSeconds(5),
+            () -> {
+              entity.tell(send("b1", self, "b1", replies.ref()));
+              return replies.expectMessageClass(Reply.Accepted.class, Duration.ofMillis(300));
+            });
+    assertEquals(1, accepted.seq());
+    testKit.stop(entity);
+  }
+
   // ------------------------------------------------------------------ transfers, sender side
 
   @Test
@@ -812,12 +848,14 @@ public class UserEntityTest {
 
   /** The test settings with a fast housekeeping tick (and restart backoff) and idle timeout. */
   private RouterSettings quick(Duration transferRetry, Duration passivateIdle) {
-    return RouterSettings.fromConfig(
-        ConfigFactory.parseMap(
-                Map.of(
-                    "router.entity.transfer-retry", transferRetry.toMillis() + "ms",
-                    "router.entity.passivate-idle", passivateIdle.toMillis() + "ms"))
-            .withFallback(testKit.system().settings().config()));
+    return settings(
+        Map.of(
+            "router.entity.transfer-retry", transferRetry.toMillis() + "ms",
+            "router.entity.passivate-idle", passivateIdle.toMillis() + "ms"));
+  }
+
+  private RouterSettings settings(Map<String, String> overrides) {
+    return RouterSettings.fromConfig(ConfigFactory.parseMap(overrides).withFallback(testKit.system().settings().config()));
   }
 
   private static UserEntity.SendDirect send(String clientMsgId, String to, String text, ActorRef<Reply> replyTo) {
