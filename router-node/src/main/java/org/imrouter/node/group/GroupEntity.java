@@ -12,16 +12,12 @@ import java.util.Set;
 import java.util.UUID;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
-import org.apache.pekko.actor.typed.PostStop;
-import org.apache.pekko.actor.typed.PreRestart;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
 import org.apache.pekko.persistence.typed.PersistenceId;
-import org.apache.pekko.persistence.typed.RecoveryCompleted;
-import org.apache.pekko.persistence.typed.RecoveryFailed;
 import org.apache.pekko.persistence.typed.SnapshotAdapter;
 import org.apache.pekko.persistence.typed.javadsl.CommandHandler;
 import org.apache.pekko.persistence.typed.javadsl.Effect;
@@ -31,9 +27,9 @@ import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
 import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
 import org.imrouter.node.config.RouterSettings;
 import org.imrouter.node.metrics.RouterMetrics;
-import org.imrouter.node.cluster.MajorityFence;
 import org.imrouter.node.stream.AckTracker;
 import org.imrouter.node.stream.Batch;
+import org.imrouter.node.stream.BatchedWrites;
 import org.imrouter.node.stream.ClusterMessage;
 import org.imrouter.node.stream.DedupWindow;
 import org.imrouter.node.stream.ErrorCode;
@@ -43,14 +39,12 @@ import org.imrouter.node.stream.Outbox;
 import org.imrouter.node.stream.RecentItems;
 import org.imrouter.node.stream.Reply;
 import org.imrouter.node.stream.Request;
-import org.imrouter.node.stream.StorageHealth;
 import org.imrouter.node.stream.SeqRange;
 import org.imrouter.node.stream.Sized;
 import org.imrouter.node.stream.StreamItem;
 import org.imrouter.node.stream.StreamPages;
 import org.imrouter.node.stream.TransferAck;
 import org.imrouter.node.stream.TypingWindow;
-import org.imrouter.node.stream.WriteBuffer;
 import org.imrouter.node.user.UserEntity;
 import org.imrouter.protocol.persist.GroupCreated;
 import org.imrouter.protocol.persist.GroupEvent;
@@ -341,11 +335,9 @@ public final class GroupEntity {
     // Outside the journal on purpose: watching gateways are live subscriptions, the buffer holds
     // commands not yet written.
     private final Set<ActorRef<Feed>> gateways = new HashSet<>();
-    private final WriteBuffer<Command> buffer;
+    private final BatchedWrites<Command, State, GroupEvent> writes;
     // never stored: coalesces each member's typing to one notice per window (router.limits)
     private final TypingWindow typingWindow;
-    private final MajorityFence fence;
-    private final StorageHealth storage;
     private long lastActivity;
 
     Logic(
@@ -366,12 +358,9 @@ public final class GroupEntity {
       this.clock = clock;
       this.ackRef = ctx.messageAdapter(TransferAck.class, NoticeAcked::new);
       this.acks = new AckTracker(clock, settings.entity().transferRetry().toMillis());
-      this.buffer = new WriteBuffer<>(
-              settings.entity().maxBatch(), settings.entity().maxBatchBytes(), () -> ctx.getSelf().tell(Flush.INSTANCE));
+      this.writes = new BatchedWrites<>(settings.entity(), () -> ctx.getSelf().tell(Flush.INSTANCE), ctx.getSystem(), "group");
       this.lastActivity = clock.millis();
       this.typingWindow = new TypingWindow(settings.limits().typingWindow(), clock);
-      this.fence = MajorityFence.get(ctx.getSystem());
-      this.storage = StorageHealth.get(ctx.getSystem());
     }
 
     @Override
@@ -391,22 +380,9 @@ public final class GroupEntity {
 
     @Override
     public SignalHandler<State> signalHandler() {
-      return newSignalHandlerBuilder()
-          // A failed journal write restarts the entity, a stop ends it: either way whoever waits
-          // on a command not yet written hears UNAVAILABLE now instead of at its ask timeout
-          // (a storage outage answered every send after 5 s, ClusterFaultTest).
-          .onSignal(PreRestart.instance(), state -> {
-            storage.failed(); // only a journal failure restarts an entity
-            Request.refuseAll(buffer.unwritten(), Request.NOT_WRITTEN);
-          })
-          .onSignal(PostStop.instance(), state -> Request.refuseAll(buffer.unwritten(), Request.NOT_WRITTEN))
-          .onSignal(RecoveryFailed.class, (state, failure) -> storage.failed())
-          .onSignal(
-              RecoveryCompleted.instance(),
-              state -> {
-                storage.succeeded();
-                acks.resendAll(state.outbox(), (user, after) -> resend(state, user, after));
-              })
+      // everything still in the outbox goes again: acks are not journalled (Outbox)
+      return writes
+          .signals(newSignalHandlerBuilder(), state -> acks.resendAll(state.outbox(), (user, after) -> resend(state, user, after)))
           .build();
     }
 
@@ -430,7 +406,7 @@ public final class GroupEntity {
           || command instanceof SetRole
           || command instanceof Leave
           || command instanceof Post) {
-        buffer.add(command);
+        writes.add(command);
         return Effect().none();
       }
       if (command == Flush.INSTANCE) {
@@ -494,13 +470,13 @@ public final class GroupEntity {
         // applied: after a last membership change it keeps notices that are long delivered.
         // Those must not keep an idle group in memory (a recovery resends them harmlessly).
         boolean allDelivered = state.pruneOutbox(acks.acked()).outbox().isEmpty();
-        if (shard != null && idle && gateways.isEmpty() && buffer.isEmpty() && allDelivered) {
+        if (shard != null && idle && gateways.isEmpty() && writes.isEmpty() && allDelivered) {
           shard.tell(new ClusterSharding.Passivate<>(ctx.getSelf()));
         }
         return Effect().none();
       }
       if (command == Stop.INSTANCE) {
-        if (!buffer.isEmpty()) {
+        if (!writes.isEmpty()) {
           // commands taken in but not written yet: the pending flush writes and answers them,
           // then this stop comes round again (sharding sends nothing new to a stopping entity)
           ctx.getSelf().tell(Stop.INSTANCE);
@@ -514,21 +490,7 @@ public final class GroupEntity {
     // ---------------------------------------------------------------- batch write
 
     private Effect<GroupEvent, State> flush(State state) {
-      List<Command> commands = buffer.take();
-      if (!fence.mayWrite()) {
-        Request.refuseAll(commands, MajorityFence.REFUSAL);
-        buffer.written();
-        return Effect().none();
-      }
-      Batch<State, GroupEvent> batch = new Batch<>(state);
-      for (Command c : commands) {
-        decide(batch, c);
-      }
-      batch.then(buffer::written);
-      if (!batch.events().isEmpty()) {
-        batch.then(storage::succeeded);
-      }
-      return batch.effect(Effect(), "group");
+      return writes.flush(state, this::decide, Effect());
     }
 
     private void decide(Batch<State, GroupEvent> batch, Command command) {

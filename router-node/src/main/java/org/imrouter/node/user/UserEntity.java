@@ -11,16 +11,12 @@ import java.util.Set;
 import java.util.UUID;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
-import org.apache.pekko.actor.typed.PostStop;
-import org.apache.pekko.actor.typed.PreRestart;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
 import org.apache.pekko.persistence.typed.PersistenceId;
-import org.apache.pekko.persistence.typed.RecoveryCompleted;
-import org.apache.pekko.persistence.typed.RecoveryFailed;
 import org.apache.pekko.persistence.typed.javadsl.CommandHandler;
 import org.apache.pekko.persistence.typed.javadsl.Effect;
 import org.apache.pekko.persistence.typed.javadsl.EventHandler;
@@ -28,9 +24,9 @@ import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehavior;
 import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
 import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
 import org.imrouter.node.config.RouterSettings;
-import org.imrouter.node.cluster.MajorityFence;
 import org.imrouter.node.stream.AckTracker;
 import org.imrouter.node.stream.Batch;
+import org.imrouter.node.stream.BatchedWrites;
 import org.imrouter.node.stream.ClusterMessage;
 import org.imrouter.node.stream.DedupWindow;
 import org.imrouter.node.stream.ErrorCode;
@@ -41,13 +37,11 @@ import org.imrouter.node.stream.Push;
 import org.imrouter.node.stream.RecentItems;
 import org.imrouter.node.stream.Reply;
 import org.imrouter.node.stream.Request;
-import org.imrouter.node.stream.StorageHealth;
 import org.imrouter.node.stream.Sized;
 import org.imrouter.node.stream.StreamItem;
 import org.imrouter.node.stream.StreamPages;
 import org.imrouter.node.stream.TransferAck;
 import org.imrouter.node.stream.TypingWindow;
-import org.imrouter.node.stream.WriteBuffer;
 import org.imrouter.protocol.persist.DirectReceived;
 import org.imrouter.protocol.persist.DirectSent;
 import org.imrouter.protocol.persist.GroupMembership;
@@ -359,11 +353,9 @@ public final class UserEntity {
     // not yet written, and acks only shrink the outbox (lost acks just mean a harmless resend).
     private final Set<ActorRef<Push>> sessions = new HashSet<>();
     private final Set<ActorRef<Push>> followers = new HashSet<>();
-    private final WriteBuffer<Command> buffer;
+    private final BatchedWrites<Command, State, InboxEvent> writes;
     private final AckTracker acks;
     private final TypingWindow typingWindow;
-    private final MajorityFence fence;
-    private final StorageHealth storage;
     private long lastActivity;
 
     Logic(
@@ -386,12 +378,9 @@ public final class UserEntity {
       this.clock = clock;
       this.ackRef = ctx.messageAdapter(TransferAck.class, TransferAcked::new);
       this.acks = new AckTracker(clock, settings.entity().transferRetry().toMillis());
-      this.buffer = new WriteBuffer<>(
-              settings.entity().maxBatch(), settings.entity().maxBatchBytes(), () -> ctx.getSelf().tell(Flush.INSTANCE));
+      this.writes = new BatchedWrites<>(settings.entity(), () -> ctx.getSelf().tell(Flush.INSTANCE), ctx.getSystem(), "user");
       this.lastActivity = clock.millis();
       this.typingWindow = new TypingWindow(settings.limits().typingWindow(), clock);
-      this.fence = MajorityFence.get(ctx.getSystem());
-      this.storage = StorageHealth.get(ctx.getSystem());
       timers.startTimerWithFixedDelay(Tick.INSTANCE, settings.entity().transferRetry());
     }
 
@@ -412,20 +401,9 @@ public final class UserEntity {
 
     @Override
     public SignalHandler<State> signalHandler() {
-      return newSignalHandlerBuilder()
-          // A failed journal write restarts the entity, a stop ends it: either way whoever waits
-          // on a command not yet written hears UNAVAILABLE now instead of at its ask timeout
-          // (a storage outage answered every send after 5 s, ClusterFaultTest).
-          .onSignal(PreRestart.instance(), state -> {
-            storage.failed(); // only a journal failure restarts an entity
-            Request.refuseAll(buffer.unwritten(), Request.NOT_WRITTEN);
-          })
-          .onSignal(PostStop.instance(), state -> Request.refuseAll(buffer.unwritten(), Request.NOT_WRITTEN))
-          .onSignal(RecoveryFailed.class, (state, failure) -> storage.failed())
-          .onSignal(RecoveryCompleted.instance(), state -> {
-            storage.succeeded();
-            acks.resendAll(state.outbox(), (peer, after) -> resend(state, peer, after));
-          })
+      // everything still in the outbox goes again: acks are not journalled (Outbox)
+      return writes
+          .signals(newSignalHandlerBuilder(), state -> acks.resendAll(state.outbox(), (peer, after) -> resend(state, peer, after)))
           .build();
     }
 
@@ -448,7 +426,7 @@ public final class UserEntity {
           || command instanceof Deliver
           || command instanceof MembershipNotice
           || command instanceof MarkRead) {
-        buffer.add(command);
+        writes.add(command);
         return Effect().none();
       }
       if (command == Flush.INSTANCE) {
@@ -477,7 +455,7 @@ public final class UserEntity {
         return Effect().none();
       }
       if (command == Stop.INSTANCE) {
-        if (!buffer.isEmpty()) {
+        if (!writes.isEmpty()) {
           // commands taken in but not written yet: the pending flush writes and answers them,
           // then this stop comes round again (sharding sends nothing new to a stopping entity)
           ctx.getSelf().tell(Stop.INSTANCE);
@@ -518,21 +496,7 @@ public final class UserEntity {
     // ---------------------------------------------------------------- batch write
 
     private Effect<InboxEvent, State> flush(State state) {
-      List<Command> commands = buffer.take();
-      if (!fence.mayWrite()) {
-        Request.refuseAll(commands, MajorityFence.REFUSAL);
-        buffer.written();
-        return Effect().none();
-      }
-      Batch<State, InboxEvent> batch = new Batch<>(state);
-      for (Command c : commands) {
-        decide(batch, c);
-      }
-      batch.then(buffer::written);
-      if (!batch.events().isEmpty()) {
-        batch.then(storage::succeeded);
-      }
-      return batch.effect(Effect(), "user");
+      return writes.flush(state, this::decide, Effect());
     }
 
     private void decide(Batch<State, InboxEvent> batch, Command command) {
@@ -763,7 +727,7 @@ public final class UserEntity {
       boolean idle = clock.millis() - lastActivity > settings.entity().passivateIdle().toMillis();
       // acks prune the outbox only when the next event is applied: check what is really unconfirmed
       boolean allDelivered = state.pruneOutbox(acks.acked()).outbox().isEmpty();
-      if (shard != null && idle && sessions.isEmpty() && followers.isEmpty() && buffer.isEmpty() && allDelivered) {
+      if (shard != null && idle && sessions.isEmpty() && followers.isEmpty() && writes.isEmpty() && allDelivered) {
         shard.tell(new ClusterSharding.Passivate<>(ctx.getSelf()));
       }
       return Effect().none();
