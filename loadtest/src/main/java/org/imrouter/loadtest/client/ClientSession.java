@@ -34,11 +34,15 @@ import org.imrouter.protocol.v1.Welcome;
 public final class ClientSession {
   /** The inbox's stream name in frames. */
   public static final String INBOX = "inbox";
-  /** The error code that means "retry later" (the router's ErrorCode.UNAVAILABLE). */
-  static final String UNAVAILABLE = "UNAVAILABLE";
+  /**
+   * The error code that means "retry later" (the router's ErrorCode.UNAVAILABLE): the server
+   * stored nothing, and the same request with the same id is safe to send again.
+   */
+  public static final String UNAVAILABLE = "UNAVAILABLE";
   /** Attempts at one sync page answered UNAVAILABLE before a count fails. */
   static final int UNAVAILABLE_ATTEMPTS = 5;
-  static final Duration UNAVAILABLE_BACKOFF = Duration.ofMillis(250);
+  /** The first pause before asking again after UNAVAILABLE (a resent send adds up to as much at random). */
+  public static final Duration UNAVAILABLE_BACKOFF = Duration.ofMillis(250);
 
   private final String id;
   private final String user;

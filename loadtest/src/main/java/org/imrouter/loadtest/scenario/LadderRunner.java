@@ -54,13 +54,12 @@ final class LadderRunner implements SessionListener {
    * closed (e.g. the server dropped a slow consumer) or its send buffer was full.
    */
   static final String CLIENT_SEND_FAILED = "CLIENT_SEND_FAILED";
-  /** The server's "retry later" (its ErrorCode.UNAVAILABLE): it stored nothing, and a resend with the same id is safe. */
-  static final String UNAVAILABLE = "UNAVAILABLE";
   /** Counted under the errors of a step once per resend (not a failure: the send goes on). */
   static final String RESENT = "UNAVAILABLE-resent";
-  /** A send refused UNAVAILABLE is sent again after this, plus up to as much again at random. */
-  static final Duration RESEND_BACKOFF = Duration.ofMillis(250);
-  /** ... until this long after it was due; a refusal after that fails it. */
+  /**
+   * A send refused UNAVAILABLE goes again after ClientSession.UNAVAILABLE_BACKOFF plus up to as
+   * much at random, until this long after it was due; a refusal after that fails it.
+   */
   static final Duration RESEND_DEADLINE = Duration.ofSeconds(10);
 
   private final String target;
@@ -220,16 +219,16 @@ final class LadderRunner implements SessionListener {
     if (m == null) {
       return;
     }
-    if (code.equals(UNAVAILABLE) && nowNanos - m.intendedNanos < RESEND_DEADLINE.toNanos()) {
+    if (code.equals(ClientSession.UNAVAILABLE) && nowNanos - m.intendedNanos < RESEND_DEADLINE.toNanos()) {
       // as a client does: the same send again after a pause, until the deadline
       m.step.error(RESENT);
-      long pause = RESEND_BACKOFF.toMillis() + ThreadLocalRandom.current().nextLong(RESEND_BACKOFF.toMillis() + 1);
+      long backoff = ClientSession.UNAVAILABLE_BACKOFF.toMillis();
+      long pause = backoff + ThreadLocalRandom.current().nextLong(backoff + 1);
       resends.schedule(() -> transmit(m), pause, TimeUnit.MILLISECONDS);
     } else if (m.fail()) {
       m.step.error(code);
     }
   }
-
 
   private StepResult judge(StepMeter step, Duration length, long acceptedInWindow, CpuMeter.Usage usage, Checks.Summary before, Checks.Summary after) {
     double seconds = length.toNanos() / 1e9;

@@ -1,12 +1,12 @@
 package org.imrouter.node.stream;
 
+import com.typesafe.config.Config;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Extension;
 import org.apache.pekko.actor.typed.ExtensionId;
-import org.imrouter.node.config.RouterSettings;
 
 /**
  * What this node's entities last learnt of their journal: whether it fails every write and
@@ -33,6 +33,8 @@ public final class StorageHealth implements Extension {
   public static final String REFUSAL = "storage unavailable, retry later with the same id";
   /** Breaker setting whose count this follows. */
   static final String BREAKER_MAX_FAILURES = "pekko.persistence.cassandra.journal.circuit-breaker.max-failures";
+  /** What entities' restart backoff is derived from (EntityRestarts), read alone at start. */
+  static final String TRANSFER_RETRY = "router.entity.transfer-retry";
   /**
    * The window, in restart-backoff ceilings: a restarting entity retries recovery at least once
    * per ceiling, so while storage stays down a failure comes before the window lapses.
@@ -79,10 +81,10 @@ public final class StorageHealth implements Extension {
 
     @Override
     public StorageHealth createExtension(ActorSystem<?> system) {
-      RouterSettings settings = RouterSettings.fromConfig(system.settings().config());
+      Config config = system.settings().config();
       return new StorageHealth(
-          system.settings().config().getInt(BREAKER_MAX_FAILURES),
-          EntityRestarts.ceiling(settings.entity().transferRetry()).multipliedBy(WINDOW_IN_BACKOFF_CEILINGS),
+          config.getInt(BREAKER_MAX_FAILURES),
+          EntityRestarts.ceiling(config.getDuration(TRANSFER_RETRY)).multipliedBy(WINDOW_IN_BACKOFF_CEILINGS),
           System::nanoTime);
     }
   }

@@ -238,30 +238,18 @@ public class UserEntityTest {
 
   @Test
   void noAcceptanceWithoutADurableWrite() {
-    String user = "fragile-" + peerIds.incrementAndGet();
-    String pid = UserEntity.persistenceId(user).id();
-    String self = Ids.userConversation(user);
-    TestProbe<Reply> replies = testKit.createTestProbe();
-    ActorRef<UserEntity.Command> entity =
-        testKit.spawn(UserEntity.create(user, quick(Duration.ofMillis(50), Duration.ofMinutes(1)), sharding, null));
-    alice.persistenceTestKit().failNextPersisted(pid);
+    FailingWrite f = entityWhoseNextWriteFails("fragile", quick(Duration.ofMillis(50), Duration.ofMinutes(1)));
 
-    entity.tell(send("c1", self, "hello", replies.ref()));
+    f.send("c1");
     // the write fails and the entity restarts after a backoff; the client retries until accepted
-    Reply.Accepted accepted =
-        replies.awaitAssert(
-            Duration.ofSeconds(5),
-            () -> {
-              entity.tell(send("c1", self, "hello", replies.ref()));
-              return replies.expectMessageClass(Reply.Accepted.class, Duration.ofMillis(300));
-            });
+    Reply.Accepted accepted = f.resendUntilAccepted("c1");
 
     // whatever was accepted is in the journal: the failed attempt accepted nothing
-    List<Object> stored = alice.persistenceTestKit().persistedInStorage(pid);
+    List<Object> stored = alice.persistenceTestKit().persistedInStorage(f.pid());
     assertEquals(1, stored.size());
     assertEquals(1, accepted.seq());
     assertEquals(((InboxEvent) stored.get(0)).getSent().getMsgId(), accepted.msgId());
-    testKit.stop(entity);
+    testKit.stop(f.entity());
   }
 
   /**
@@ -270,19 +258,12 @@ public class UserEntityTest {
    */
   @Test
   void aFailedWriteIsAnsweredUnavailableAtOnce() {
-    String user = "failing-" + peerIds.incrementAndGet();
-    String pid = UserEntity.persistenceId(user).id();
-    String self = Ids.userConversation(user);
-    TestProbe<Reply> replies = testKit.createTestProbe();
-    ActorRef<UserEntity.Command> entity =
-        testKit.spawn(UserEntity.create(user, quick(Duration.ofMinutes(1), Duration.ofMinutes(1)), sharding, null));
-    alice.persistenceTestKit().failNextPersisted(pid);
+    FailingWrite f = entityWhoseNextWriteFails("failing", quick(Duration.ofMinutes(1), Duration.ofMinutes(1)));
 
-    entity.tell(send("f1", self, "hello", replies.ref()));
-    Reply refused = replies.receiveMessage(Duration.ofSeconds(3)); // no ask timeout here: without the answer, none comes
-    assertEquals(new Reply.Rejection(ErrorCode.UNAVAILABLE, Request.NOT_WRITTEN), refused);
-    assertTrue(alice.persistenceTestKit().persistedInStorage(pid).isEmpty());
-    testKit.stop(entity);
+    f.send("f1");
+    f.expectRefusedNotWritten(); // no ask timeout here: without the answer, none comes
+    assertTrue(alice.persistenceTestKit().persistedInStorage(f.pid()).isEmpty());
+    testKit.stop(f.entity());
   }
 
   /**
@@ -293,32 +274,18 @@ public class UserEntityTest {
    */
   @Test
   void anEntityRestartedWithABacklogWritesAgain() {
-    String user = "backlog-" + peerIds.incrementAndGet();
-    String pid = UserEntity.persistenceId(user).id();
-    String self = Ids.userConversation(user);
-    TestProbe<Reply> replies = testKit.createTestProbe();
     RouterSettings oneAtATime =
         settings(Map.of("router.entity.transfer-retry", "50ms", "router.entity.passivate-idle", "1m", "router.entity.max-batch", "1"));
-    ActorRef<UserEntity.Command> entity = testKit.spawn(UserEntity.create(user, oneAtATime, sharding, null));
-    alice.persistenceTestKit().failNextPersisted(pid);
+    FailingWrite f = entityWhoseNextWriteFails("backlog", oneAtATime);
 
     // one write in flight, two waiting behind it, when the write fails
-    for (String id : List.of("b1", "b2", "b3")) {
-      entity.tell(send(id, self, id, replies.ref()));
-    }
+    List.of("b1", "b2", "b3").forEach(f::send);
     for (int i = 0; i < 3; i++) {
-      assertEquals(new Reply.Rejection(ErrorCode.UNAVAILABLE, Request.NOT_WRITTEN), replies.receiveMessage(Duration.ofSeconds(3)));
+      f.expectRefusedNotWritten();
     }
     // after the restart's backoff a retry is written
-    Reply.Accepted accepted =
-        replies.awaitAssert(
-            Duration.ofSeconds(5),
-            () -> {
-              entity.tell(send("b1", self, "b1", replies.ref()));
-              return replies.expectMessageClass(Reply.Accepted.class, Duration.ofMillis(300));
-            });
-    assertEquals(1, accepted.seq());
-    testKit.stop(entity);
+    assertEquals(1, f.resendUntilAccepted("b1").seq());
+    testKit.stop(f.entity());
   }
 
   // ------------------------------------------------------------------ transfers, sender side
@@ -847,6 +814,35 @@ public class UserEntityTest {
   }
 
   /** The test settings with a fast housekeeping tick (and restart backoff) and idle timeout. */
+  /** A user entity of its own, sending to itself, whose next journal write fails. */
+  private record FailingWrite(String pid, String self, TestProbe<Reply> replies, ActorRef<UserEntity.Command> entity) {
+    void send(String clientMsgId) {
+      entity.tell(UserEntityTest.send(clientMsgId, self, clientMsgId, replies.ref()));
+    }
+
+    void expectRefusedNotWritten() {
+      assertEquals(new Reply.Rejection(ErrorCode.UNAVAILABLE, Request.NOT_WRITTEN), replies.receiveMessage(Duration.ofSeconds(3)));
+    }
+
+    /** Resends, as a client does, until the restarted entity accepts. */
+    Reply.Accepted resendUntilAccepted(String clientMsgId) {
+      return replies.awaitAssert(
+          Duration.ofSeconds(5),
+          () -> {
+            send(clientMsgId);
+            return replies.expectMessageClass(Reply.Accepted.class, Duration.ofMillis(300));
+          });
+    }
+  }
+
+  private FailingWrite entityWhoseNextWriteFails(String name, RouterSettings settings) {
+    String user = name + "-" + peerIds.incrementAndGet();
+    String pid = UserEntity.persistenceId(user).id();
+    ActorRef<UserEntity.Command> entity = testKit.spawn(UserEntity.create(user, settings, sharding, null));
+    alice.persistenceTestKit().failNextPersisted(pid);
+    return new FailingWrite(pid, Ids.userConversation(user), testKit.createTestProbe(), entity);
+  }
+
   private RouterSettings quick(Duration transferRetry, Duration passivateIdle) {
     return settings(
         Map.of(
