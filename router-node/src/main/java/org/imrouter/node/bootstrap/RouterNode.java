@@ -10,6 +10,7 @@ import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.typed.Cluster;
+import org.imrouter.node.cluster.DeadMemberDowning;
 import org.apache.pekko.cluster.typed.Join;
 import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.http.javadsl.ServerBinding;
@@ -77,6 +78,7 @@ public final class RouterNode {
     if (settings.clusterJoin().equals(JOIN_SELF) && noSeeds) {
       cluster.manager().tell(Join.create(cluster.selfMember().address()));
     }
+    system.systemActorOf(DeadMemberDowning.create(system.settings().config()), "dead-member-downing", Props.empty());
     ClusterSharding sharding = ClusterSharding.get(system);
     UserEntity.init(sharding, settings);
     GroupEntity.init(sharding, settings);

@@ -152,6 +152,18 @@ public final class MajorityFence implements Extension {
 
   /** True when this node may write; counts a refusal in the metrics when not. */
   public boolean mayWrite() {
+    boolean may = onKeptSide();
+    if (!may) {
+      RouterMetrics.writeFenced();
+    }
+    return may;
+  }
+
+  /**
+   * True when this node is on the side keep-majority keeps, judged now: what {@link #mayWrite}
+   * answers, without counting anything.
+   */
+  public boolean onKeptSide() {
     if (cluster == null) {
       return true;
     }
@@ -161,7 +173,6 @@ public final class MajorityFence implements Extension {
     // "Removed" is also how a node that has not joined yet sees itself, with no members
     boolean gone = self.status() == MemberStatus.down() || (self.status() == MemberStatus.removed() && !v.members().isEmpty());
     if (gone) {
-      RouterMetrics.writeFenced();
       return false;
     }
     if (!VOTERS.contains(self.status())) {
@@ -171,20 +182,14 @@ public final class MajorityFence implements Extension {
       return true; // a cluster of one: nobody else can have taken its entities over
     }
     if (!stalls.steady(now)) {
-      RouterMetrics.writeFenced();
       return false;
     }
     Address selfAddress = self.address();
     // the failure detector is asked at the moment of the write, not taken from the view: it
     // judges by the time since the last heartbeat, which is what a node waking from a stall needs
-    boolean survives =
-        onSurvivingSide(
-            v.voters(),
-            a -> a.equals(selfAddress) || (cluster.failureDetector().isAvailable(a) && !v.unreachable().contains(a)));
-    if (!survives) {
-      RouterMetrics.writeFenced();
-    }
-    return survives;
+    return onSurvivingSide(
+        v.voters(),
+        a -> a.equals(selfAddress) || (cluster.failureDetector().isAvailable(a) && !v.unreachable().contains(a)));
   }
 
   /**

@@ -69,6 +69,11 @@ public final class RouterMetrics {
     Kamon.counter("router.writes.fenced").withoutTags().increment();
   }
 
+  /** A member downed because its process was found gone (cluster/DeadMemberDowning). */
+  public static void deadMemberDowned() {
+    Kamon.counter("router.cluster.dead-members-downed").withoutTags().increment();
+  }
+
   /** An error answered to a client, by its stable code. */
   public static void error(String code) {
     Kamon.counter("router.errors").withTag("code", code).increment();
