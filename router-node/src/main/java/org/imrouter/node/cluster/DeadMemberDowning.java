@@ -3,51 +3,50 @@ package org.imrouter.node.cluster;
 import com.typesafe.config.Config;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
-import org.apache.pekko.actor.typed.ActorRef;
+import java.util.stream.Collectors;
+import org.apache.pekko.actor.Address;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
-import org.apache.pekko.cluster.ClusterEvent;
 import org.apache.pekko.cluster.Member;
 import org.apache.pekko.cluster.MemberStatus;
 import org.apache.pekko.cluster.UniqueAddress;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Down;
-import org.apache.pekko.cluster.typed.Subscribe;
 import org.imrouter.node.metrics.RouterMetrics;
 
 /**
- * Downs an unreachable member at once when its cluster port refuses connections, instead of
- * after the Split Brain Resolver's {@code stable-after}: its process is gone (kill -9, a crash,
- * an out-of-memory kill), so nothing of it can write any more, and every second waited is a
- * second its users go without service (docs/decisions/0016).
+ * Downs a member at once when its cluster port refuses connections, instead of after the failure
+ * detector's acceptable pause and the Split Brain Resolver's {@code stable-after}: its process
+ * is gone (kill -9, a crash, an out-of-memory kill), so nothing of it can write any more, and
+ * every second waited is a second its users go without service (docs/decisions/0016).
  *
- * <p>Only a refusal counts ({@link PortProbe}): a member that stands still or is cut off gives
- * no answer, and waits for the resolver as before. A member is downed only after {@code
- * refusals} refusals in a row, and only while this node is on the side keep-majority keeps
- * ({@link MajorityFence#onKeptSide}), so that a firewall answering for a live member that is cut
- * off can at worst make the majority do what the resolver would have done a little later. Only
- * for Artery over TCP: other transports have no TCP port to probe.
+ * <p>Every {@code probe-interval} it tries the cluster port of every other member that the
+ * resolver could down ({@link PortProbe}). Only a refusal counts: a member that stands still or
+ * is cut off gives no answer and waits for the resolver as before. A member is downed after
+ * {@code refusals} refusals in a row, and only while this node is on the side keep-majority
+ * keeps, counting every refusing member as lost ({@link MajorityFence#onKeptSide}). The fence
+ * counts them lost for writes too: behind a firewall that refuses both ways, the cut-off side
+ * stops writing as soon as the others may down it. Only for Artery over TCP: other transports
+ * have no TCP port to try.
  */
 public final class DeadMemberDowning {
-  /** Statuses of a member whose loss the resolver would decide; others leave or are gone. */
+  /** Statuses of a member whose loss the resolver would decide; the others leave or are gone. */
   private static final Set<MemberStatus> DOWNABLE = Set.of(MemberStatus.up(), MemberStatus.weaklyUp(), MemberStatus.joining());
   private static final Set<String> TCP_TRANSPORTS = Set.of("tcp", "tls-tcp");
 
   /** What it reacts to. */
   public sealed interface Command {}
 
-  private record Reachability(ClusterEvent.ReachabilityEvent event) implements Command {}
-
-  private record Removed(ClusterEvent.MemberRemoved event) implements Command {}
-
-  private record ProbeDue(UniqueAddress member) implements Command {}
+  private enum Tick implements Command {
+    INSTANCE
+  }
 
   private record Probed(UniqueAddress member, PortProbe.Outcome outcome) implements Command {}
 
@@ -64,16 +63,20 @@ public final class DeadMemberDowning {
   }
 
   private final ActorContext<Command> ctx;
-  private final TimerScheduler<Command> timers;
   private final Settings settings;
+  private final Cluster cluster;
+  private final MajorityFence fence;
   private final Executor blocking;
-  /** Unreachable members being probed, with the refusals in a row each has given. */
-  private final Map<UniqueAddress, Integer> suspects = new HashMap<>();
+  /** Refusals in a row per member tried. */
+  private final Map<UniqueAddress, Integer> refusals = new HashMap<>();
+  /** Members with a connect under way: one at a time each, however slow it is. */
+  private final Set<UniqueAddress> probing = new HashSet<>();
 
-  private DeadMemberDowning(ActorContext<Command> ctx, TimerScheduler<Command> timers, Settings settings) {
+  private DeadMemberDowning(ActorContext<Command> ctx, Settings settings) {
     this.ctx = ctx;
-    this.timers = timers;
     this.settings = settings;
+    this.cluster = Cluster.get(ctx.getSystem());
+    this.fence = MajorityFence.get(ctx.getSystem());
     this.blocking = ctx.getSystem().dispatchers().lookup(DispatcherSelector.blocking());
   }
 
@@ -87,74 +90,67 @@ public final class DeadMemberDowning {
         ctx ->
             Behaviors.withTimers(
                 timers -> {
-                  Cluster cluster = Cluster.get(ctx.getSystem());
-                  ActorRef<ClusterEvent.ReachabilityEvent> reachability =
-                      ctx.messageAdapter(ClusterEvent.ReachabilityEvent.class, Reachability::new);
-                  ActorRef<ClusterEvent.MemberRemoved> removed = ctx.messageAdapter(ClusterEvent.MemberRemoved.class, Removed::new);
-                  cluster.subscriptions().tell(Subscribe.create(reachability, ClusterEvent.ReachabilityEvent.class));
-                  cluster.subscriptions().tell(Subscribe.create(removed, ClusterEvent.MemberRemoved.class));
-                  return new DeadMemberDowning(ctx, timers, settings).behavior();
+                  timers.startTimerWithFixedDelay(Tick.INSTANCE, settings.probeInterval());
+                  return new DeadMemberDowning(ctx, settings).behavior();
                 }));
   }
 
   private Behavior<Command> behavior() {
     return Behaviors.receive(Command.class)
-        .onMessage(Reachability.class, r -> onReachability(r.event()))
-        .onMessage(Removed.class, r -> forget(r.event().member().uniqueAddress()))
-        .onMessage(ProbeDue.class, p -> probe(p.member()))
+        .onMessageEquals(Tick.INSTANCE, this::probeAll)
         .onMessage(Probed.class, this::onProbed)
         .build();
   }
 
-  private Behavior<Command> onReachability(ClusterEvent.ReachabilityEvent event) {
-    Member member = event.member();
-    if (event instanceof ClusterEvent.UnreachableMember && DOWNABLE.contains(member.status())) {
-      if (suspects.putIfAbsent(member.uniqueAddress(), 0) == null) {
-        ctx.getSelf().tell(new ProbeDue(member.uniqueAddress()));
+  private Behavior<Command> probeAll() {
+    UniqueAddress self = cluster.selfMember().uniqueAddress();
+    Set<UniqueAddress> candidates = new HashSet<>();
+    for (Member m : cluster.state().getMembers()) {
+      if (!m.uniqueAddress().equals(self) && DOWNABLE.contains(m.status())) {
+        candidates.add(m.uniqueAddress());
       }
-      return Behaviors.same();
     }
-    return forget(member.uniqueAddress());
-  }
-
-  private Behavior<Command> forget(UniqueAddress member) {
-    suspects.remove(member);
-    timers.cancel(member);
-    return Behaviors.same();
-  }
-
-  private Behavior<Command> probe(UniqueAddress member) {
-    if (!suspects.containsKey(member)) {
-      return Behaviors.same();
+    // members that left, were downed or removed are not tried any more
+    if (refusals.keySet().retainAll(candidates)) {
+      publishRefusing();
     }
-    String host = member.address().getHost().get();
-    int port = (Integer) member.address().getPort().get();
-    // a blocking connect, off the actor's thread
-    ctx.pipeToSelf(
-        CompletableFuture.supplyAsync(() -> PortProbe.connect(host, port, settings.connectTimeout()), blocking),
-        (outcome, failure) -> new Probed(member, failure == null ? outcome : PortProbe.Outcome.UNKNOWN));
+    for (UniqueAddress member : candidates) {
+      if (probing.add(member)) {
+        String host = member.address().getHost().get();
+        int port = (Integer) member.address().getPort().get();
+        // a blocking connect, off the actor's thread
+        ctx.pipeToSelf(
+            CompletableFuture.supplyAsync(() -> PortProbe.connect(host, port, settings.connectTimeout()), blocking),
+            (outcome, failure) -> new Probed(member, failure == null ? outcome : PortProbe.Outcome.UNKNOWN));
+      }
+    }
     return Behaviors.same();
   }
 
   private Behavior<Command> onProbed(Probed probed) {
     UniqueAddress member = probed.member();
-    Integer before = suspects.get(member);
-    if (before == null) {
-      return Behaviors.same(); // reachable again, or removed, while the probe ran
+    probing.remove(member);
+    int before = refusals.getOrDefault(member, 0);
+    int inARow = probed.outcome() == PortProbe.Outcome.REFUSED ? before + 1 : 0;
+    if (inARow == 0) {
+      refusals.remove(member);
+    } else {
+      refusals.put(member, inARow);
     }
-    int refusals = probed.outcome() == PortProbe.Outcome.REFUSED ? before + 1 : 0;
-    if (refusals >= settings.refusals() && MajorityFence.get(ctx.getSystem()).onKeptSide()) {
-      ctx.getLog()
-          .warn(
-              "{} is unreachable and its cluster port refused {} connections in a row: its process is gone; downing it now",
-              member.address(),
-              refusals);
+    if ((before == 0) != (inARow == 0)) {
+      publishRefusing();
+    }
+    if (inARow >= settings.refusals() && fence.onKeptSide()) {
+      ctx.getLog().warn("{} refused {} connections in a row on its cluster port: its process is gone; downing it now", member.address(), inARow);
       RouterMetrics.deadMemberDowned();
-      Cluster.get(ctx.getSystem()).manager().tell(new Down(member.address()));
-      return forget(member);
+      // it stays among the refusing until its status changes and the next tick drops it
+      cluster.manager().tell(new Down(member.address()));
     }
-    suspects.put(member, refusals);
-    timers.startSingleTimer(member, new ProbeDue(member), settings.probeInterval());
     return Behaviors.same();
+  }
+
+  private void publishRefusing() {
+    Set<Address> addresses = refusals.keySet().stream().map(UniqueAddress::address).collect(Collectors.toSet());
+    fence.refusing(addresses);
   }
 }

@@ -58,6 +58,8 @@ public final class MajorityFence implements Extension {
   private final StallWatch stalls; // null without a cluster
   /** What the checks need from the latest cluster state, rebuilt only when that state changes. */
   private volatile View view;
+  /** Members whose cluster port refused this node's last connect: their process is gone, or a firewall stands between. */
+  private volatile Set<Address> refusing = Set.of();
 
   /**
    * The voters' addresses and the unreachable ones of one cluster state (the cluster publishes a
@@ -187,9 +189,21 @@ public final class MajorityFence implements Extension {
     Address selfAddress = self.address();
     // the failure detector is asked at the moment of the write, not taken from the view: it
     // judges by the time since the last heartbeat, which is what a node waking from a stall needs
+    Set<Address> refused = refusing;
     return onSurvivingSide(
         v.voters(),
-        a -> a.equals(selfAddress) || (cluster.failureDetector().isAvailable(a) && !v.unreachable().contains(a)));
+        a -> a.equals(selfAddress)
+            || (cluster.failureDetector().isAvailable(a) && !v.unreachable().contains(a) && !refused.contains(a)));
+  }
+
+  /**
+   * The members whose cluster port refused this node's last connect ({@link DeadMemberDowning}):
+   * counted unreachable at once, before the failure detector notices. For a member whose process
+   * is gone that changes nothing here; for a firewall that refuses both ways it fences the side
+   * that is cut off as soon as the others may down it.
+   */
+  void refusing(Set<Address> members) {
+    refusing = Set.copyOf(members);
   }
 
   /**
