@@ -206,6 +206,11 @@ class ClusterFaultTest {
       load.check("kill-9-router", fault);
       String recovery = load.recovery("kill-9 router", fault, affected);
       results.put("kill -9 router", recovery);
+      // the survivors found the process gone and downed it themselves, without the resolver's wait
+      String downed = victim.clusterAddress() + " refused";
+      assertTrue(
+          routers.alive().stream().anyMatch(n -> RouterCluster.logContains(n, downed)),
+          "no survivor downed " + victim + " on its refused cluster port (DeadMemberDowning)");
       double pause = load.longestPauseSeconds(fault);
       assertTrue(pause < FAILOVER_BOUND.toMillis() / 1e3, "failover took " + pause + " s, not under " + FAILOVER_BOUND);
     }

@@ -180,11 +180,7 @@ final class RouterCluster implements AutoCloseable {
   }
 
   private static boolean portTaken(Node node) {
-    try {
-      return Files.exists(node.log()) && Files.readString(node.log()).contains("BindException");
-    } catch (IOException | UncheckedIOException e) {
-      return false; // being written: look again at the next poll
-    }
+    return logContains(node, "BindException");
   }
 
   /**
@@ -365,6 +361,15 @@ final class RouterCluster implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new AssertionError("interrupted", e);
+    }
+  }
+
+  /** Whether {@code node}'s log has {@code text} (false while it cannot be read: look again later). */
+  static boolean logContains(Node node, String text) {
+    try {
+      return Files.exists(node.log()) && Files.readString(node.log()).contains(text);
+    } catch (IOException | UncheckedIOException e) {
+      return false;
     }
   }
 
