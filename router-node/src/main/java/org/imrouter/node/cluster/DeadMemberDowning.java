@@ -24,6 +24,8 @@ import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Down;
 import org.apache.pekko.remote.RemoteActorRefProvider;
 import org.imrouter.node.metrics.RouterMetrics;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import scala.Option;
 
 /**
@@ -45,6 +47,7 @@ public final class DeadMemberDowning {
   /** Statuses of a member whose loss the resolver would decide; the others leave or are gone. */
   private static final Set<MemberStatus> DOWNABLE = Set.of(MemberStatus.up(), MemberStatus.weaklyUp(), MemberStatus.joining());
   private static final Set<String> TCP_TRANSPORTS = Set.of("tcp", "tls-tcp");
+  private static final Logger log = LoggerFactory.getLogger(DeadMemberDowning.class);
 
   /** What it reacts to. */
   public sealed interface Command {}
@@ -146,7 +149,7 @@ public final class DeadMemberDowning {
       publishRefusing();
     }
     if (inARow >= settings.refusals() && fence.onKeptSide()) {
-      ctx.getLog().warn("{} refused {} connections in a row on its cluster port: its process is gone; downing it now", member.address(), inARow);
+      log.warn("{} refused {} connections in a row on its cluster port: its process is gone; downing it now", member.address(), inARow);
       RouterMetrics.deadMemberDowned();
       // it stays among the refusing until its status changes and the next tick drops it
       cluster.manager().tell(new Down(member.address()));

@@ -5,6 +5,7 @@ import com.datastax.oss.driver.api.core.CqlSession;
 import com.datastax.oss.driver.api.core.config.DriverConfigLoader;
 import com.datastax.oss.driver.api.core.config.OptionsMap;
 import com.datastax.oss.driver.api.core.config.TypedDriverOption;
+import com.datastax.oss.driver.api.core.cql.Row;
 import com.datastax.oss.driver.api.core.cql.SimpleStatement;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -21,6 +22,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.Function;
 import java.util.stream.Collectors;
 import org.imrouter.node.testkit.Await;
 import org.imrouter.persistence.embedded.CommitLogSync;
@@ -138,29 +140,25 @@ final class CassandraRing implements AutoCloseable {
    * the same position replaced (docs/decisions/0014), when a check finds a message missing.
    */
   List<JournalRow> journal(String keyspace, String persistenceId) {
-    try (CqlSession session = session(nodes.get(0).contactPoint())) {
-      SimpleStatement select =
-          SimpleStatement.newInstance(
-                  "SELECT sequence_nr, writetime(event) AS written, event FROM " + keyspace
-                      + ".messages WHERE persistence_id = ? AND partition_nr IN (0, 1)",
-                  persistenceId)
-              .setConsistencyLevel(ConsistencyLevel.QUORUM);
-      return session.execute(select).all().stream()
-          .map(r -> new JournalRow(r.getLong("sequence_nr"), r.getLong("written"), r.getByteBuffer("event")))
-          .toList();
-    }
+    return readAtQuorum(
+        "SELECT sequence_nr, writetime(event) AS written, event FROM " + keyspace
+            + ".messages WHERE persistence_id = ? AND partition_nr IN (0, 1)",
+        persistenceId,
+        r -> new JournalRow(r.getLong("sequence_nr"), r.getLong("written"), r.getByteBuffer("event")));
   }
 
   /** The sequence numbers and write times (microseconds) of {@code persistenceId}'s snapshots. */
   List<long[]> snapshots(String snapshotKeyspace, String persistenceId) {
+    return readAtQuorum(
+        "SELECT sequence_nr, writetime(snapshot) AS written FROM " + snapshotKeyspace + ".snapshots WHERE persistence_id = ?",
+        persistenceId,
+        r -> new long[] {r.getLong("sequence_nr"), r.getLong("written")});
+  }
+
+  private <T> List<T> readAtQuorum(String cql, String persistenceId, Function<Row, T> row) {
     try (CqlSession session = session(nodes.get(0).contactPoint())) {
-      SimpleStatement select =
-          SimpleStatement.newInstance(
-                  "SELECT sequence_nr, writetime(snapshot) AS written FROM " + snapshotKeyspace
-                      + ".snapshots WHERE persistence_id = ?",
-                  persistenceId)
-              .setConsistencyLevel(ConsistencyLevel.QUORUM);
-      return session.execute(select).all().stream().map(r -> new long[] {r.getLong("sequence_nr"), r.getLong("written")}).toList();
+      SimpleStatement select = SimpleStatement.newInstance(cql, persistenceId).setConsistencyLevel(ConsistencyLevel.QUORUM);
+      return session.execute(select).all().stream().map(row).toList();
     }
   }
 
