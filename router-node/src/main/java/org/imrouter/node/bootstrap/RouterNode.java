@@ -17,6 +17,7 @@ import org.apache.pekko.http.javadsl.ServerBinding;
 import org.imrouter.node.auth.JwtVerifier;
 import org.imrouter.node.config.RouterSettings;
 import org.imrouter.node.delivery.Gateway;
+import org.imrouter.node.delivery.NodeLoad;
 import org.imrouter.node.delivery.ReconnectBackoff;
 import org.imrouter.node.delivery.Session;
 import org.imrouter.node.delivery.UserRateLimits;
@@ -79,6 +80,7 @@ public final class RouterNode {
       cluster.manager().tell(Join.create(cluster.selfMember().address()));
     }
     system.systemActorOf(DeadMemberDowning.create(system.settings().config()), "dead-member-downing", Props.empty());
+    NodeLoad.get(system); // probes the dispatcher from now on
     ClusterSharding sharding = ClusterSharding.get(system);
     UserEntity.init(sharding, settings);
     GroupEntity.init(sharding, settings);

@@ -20,6 +20,7 @@ public final class RouterMetrics {
   private static final Histogram BATCH_SIZE = Kamon.histogram("router.persist.batch.size").withoutTags();
   private static final Counter ADMISSIONS_REFUSED = Kamon.counter("router.connections.admission-refused").withoutTags();
   private static final Histogram FAN_OUT = Kamon.histogram("router.fanout.gateways").withoutTags();
+  private static final Timer DISPATCHER_LAG = Kamon.timer("router.dispatcher.lag").withoutTags();
 
   private RouterMetrics() {}
 
@@ -67,6 +68,22 @@ public final class RouterMetrics {
   /** A journal write refused because this node is not on the side of the cluster that survives. */
   public static void writeFenced() {
     Kamon.counter("router.writes.fenced").withoutTags().increment();
+  }
+
+  /**
+   * How late a task scheduled on the default dispatcher started (delivery/NodeLoad): the queue
+   * of work the node has taken on and not yet done.
+   */
+  public static void dispatcherLag(long nanos) {
+    DISPATCHER_LAG.record(nanos);
+  }
+
+  /**
+   * Work refused because the node was overloaded (delivery/NodeLoad): {@code what} "send" or
+   * "session" (a WebSocket upgrade answered 503).
+   */
+  public static void shed(String what) {
+    Kamon.counter("router.load.shed").withTag("what", what).increment();
   }
 
   /** A member downed because its process was found gone (cluster/DeadMemberDowning). */

@@ -1,10 +1,12 @@
 package org.imrouter.node.ws;
 
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.model.headers.RetryAfter;
 import org.imrouter.node.config.RouterSettings;
+import org.imrouter.node.delivery.NodeLoad;
 import org.imrouter.node.delivery.ReconnectBackoff;
 import org.imrouter.node.delivery.TokenBucket;
 import org.imrouter.node.metrics.RouterMetrics;
@@ -20,34 +22,48 @@ import org.imrouter.node.metrics.RouterMetrics;
  * drain or a lost node is hurt by the rate (every admitted session wakes the user's entity and
  * reads its groups while the node's own sessions wait). A refused client comes back within
  * seconds and the bucket refills, so nobody is kept out for long.
+ *
+ * <p>An overloaded node (NodeLoad) refuses every upgrade the same way until it has caught up.
  */
 final class SessionAdmission {
   /** Says why in the same format as a close reason, for a reader of the body. */
   private static final String REFUSED = "new sessions over this node's admission rate, reconnect";
+  private static final String OVERLOADED = "this node is overloaded, reconnect";
 
   private final TokenBucket bucket;
   private final ReconnectBackoff backoff;
+  private final NodeLoad load;
 
-  SessionAdmission(RouterSettings.Rate rate, ReconnectBackoff backoff) {
+  SessionAdmission(RouterSettings.Rate rate, ReconnectBackoff backoff, NodeLoad load) {
     this.bucket = new TokenBucket(rate.perSecond(), rate.burst(), System::nanoTime);
     this.backoff = backoff;
+    this.load = load;
   }
 
-  /** Takes a token for a new session; false when over the rate. */
-  boolean tryAdmit() {
+  /**
+   * Empty when a new session may start (it took a token); otherwise the 503 to answer, counted.
+   * An overloaded node (NodeLoad) refuses without taking a token.
+   */
+  Optional<HttpResponse> refusal() {
+    if (load.overloaded()) {
+      RouterMetrics.shed("session");
+      return Optional.of(refusal(OVERLOADED));
+    }
     // every connection of the port admits through this one bucket, on its own thread
     synchronized (bucket) {
-      return bucket.tryAcquire();
+      if (bucket.tryAcquire()) {
+        return Optional.empty();
+      }
     }
+    RouterMetrics.sessionAdmissionRefused();
+    return Optional.of(refusal(REFUSED));
   }
 
-  /** The answer to an upgrade over the rate (counted as refused). */
-  HttpResponse refusal() {
-    RouterMetrics.sessionAdmissionRefused();
+  private HttpResponse refusal(String why) {
     long seconds = backoff.nextSeconds();
     return HttpResponse.create()
         .withStatus(StatusCodes.SERVICE_UNAVAILABLE)
         .addHeader(RetryAfter.create(seconds))
-        .withEntity(REFUSED + " " + ReconnectBackoff.HINT + TimeUnit.SECONDS.toMillis(seconds));
+        .withEntity(why + " " + ReconnectBackoff.HINT + TimeUnit.SECONDS.toMillis(seconds));
   }
 }

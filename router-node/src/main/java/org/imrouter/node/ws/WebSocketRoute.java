@@ -22,6 +22,7 @@ import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.PathMatchers;
 import org.apache.pekko.http.javadsl.server.Route;
 import org.imrouter.node.auth.JwtVerifier;
+import org.imrouter.node.delivery.NodeLoad;
 import org.imrouter.node.delivery.Session;
 
 /**
@@ -63,7 +64,7 @@ public final class WebSocketRoute extends AllDirectives {
         new ClosingWebSocket(
             system, deps.settings().http().deadPeerTimeout(), new SessionStage(stageSettings));
     this.preAuth = new PreAuthGuard(deps.settings().http().preAuthTimeout(), deps.settings().http().preAuthConnections());
-    this.admission = new SessionAdmission(deps.settings().http().sessionAdmission(), deps.reconnectBackoff());
+    this.admission = new SessionAdmission(deps.settings().http().sessionAdmission(), deps.reconnectBackoff(), NodeLoad.get(system));
   }
 
   /**
@@ -101,9 +102,9 @@ public final class WebSocketRoute extends AllDirectives {
                                           return extractWebSocketUpgrade(
                                               upgrade ->
                                                   complete(
-                                                      admission.tryAdmit()
-                                                          ? webSocket.handle(upgrade, connection(user.get(), binary))
-                                                          : admission.refusal()));
+                                                      admission
+                                                          .refusal()
+                                                          .orElseGet(() -> webSocket.handle(upgrade, connection(user.get(), binary)))));
                                         })))));
   }
 

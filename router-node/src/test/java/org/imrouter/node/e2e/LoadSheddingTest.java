@@ -1,0 +1,94 @@
+package org.imrouter.node.e2e;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.imrouter.node.delivery.NodeLoad;
+import org.imrouter.node.testkit.Await;
+import org.imrouter.node.testkit.RouterTestNode;
+import org.imrouter.node.testkit.Tokens;
+import org.imrouter.node.testkit.WsClient;
+import org.imrouter.protocol.v1.ServerFrame;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A node whose default dispatcher falls behind refuses new work instead of queueing it: sends are
+ * answered UNAVAILABLE and new sessions 503 with a Retry-After while it is overloaded, and both
+ * are taken again once it has caught up. The overload is real: every thread of the node's
+ * default dispatcher is kept busy, so the node's own probe starts late.
+ */
+class LoadSheddingTest {
+  private static final int SERVICE_UNAVAILABLE = 503;
+  /** the default dispatcher's threads, fixed so that the test can occupy every one */
+  private static final int THREADS = 2;
+  /** tasks per thread, each as long as BUSY: the probe waits for at least one of them */
+  private static final int TASKS_PER_THREAD = 2;
+  private static final Duration BUSY = Duration.ofMillis(600);
+  private static final Duration SHED_LAG = Duration.ofMillis(300);
+  /** long enough for the checks below to run while the node still sheds, on a slow machine */
+  private static final Duration HOLD = Duration.ofSeconds(10);
+  private static final Duration OVERLOAD_TIMEOUT = Duration.ofSeconds(10);
+  private static final Duration RECOVERY_TIMEOUT = Duration.ofSeconds(60);
+
+  private static String send(String id) {
+    return "{\"send\":{\"clientMsgId\":\"" + id + "\",\"to\":\"user:shed-bob\",\"text\":\"hello\"}}";
+  }
+
+  @Test
+  void anOverloadedNodeRefusesSendsAndSessionsUntilItHasCaughtUp() throws Exception {
+    try (RouterTestNode node =
+            new RouterTestNode(
+                "load_shedding",
+                Map.of(
+                    "pekko.actor.default-dispatcher.fork-join-executor.parallelism-min", THREADS,
+                    "pekko.actor.default-dispatcher.fork-join-executor.parallelism-max", THREADS,
+                    "router.load-shedding.probe-interval", "50ms",
+                    "router.load-shedding.shed-lag", SHED_LAG.toMillis() + "ms",
+                    "router.load-shedding.hold", HOLD.toSeconds() + "s"))) {
+      NodeLoad load = NodeLoad.get(node.system());
+      try (WsClient alice = node.welcomed("shed-alice")) {
+        alice.sendJson(send("before"));
+        alice.expectAccepted("before");
+
+        for (int i = 0; i < THREADS * TASKS_PER_THREAD; i++) {
+          node.system().executionContext().execute(LoadSheddingTest::busy);
+        }
+        Await.until("the node to find itself overloaded", OVERLOAD_TIMEOUT, load::overloaded, () -> "not overloaded");
+
+        alice.sendJson(send("shed"));
+        ServerFrame refused = alice.expectError("shed", "UNAVAILABLE");
+        assertEquals(NodeLoad.REFUSAL, refused.getError().getMessage(), "the refusal says why");
+        WsClient.Handshake upgrade = WsClient.handshake(node.wsUri(Tokens.valid("shed-carol")), Map.of());
+        assertEquals(SERVICE_UNAVAILABLE, upgrade.status(), "a new session is refused: " + upgrade);
+        assertTrue(upgrade.retryAfter().isPresent(), "the refusal says when to come back: " + upgrade);
+
+        Await.until("the node to catch up", RECOVERY_TIMEOUT, () -> !load.overloaded(), () -> "still overloaded");
+        alice.sendJson(send("shed"));
+        alice.expectAccepted("shed");
+        AtomicReference<WsClient> carol = new AtomicReference<>();
+        Await.until(
+            "the refused client to be admitted",
+            RECOVERY_TIMEOUT,
+            () -> WsClient.tryConnect(node.wsUri(Tokens.valid("shed-carol"))).map(c -> {
+              carol.set(c);
+              return true;
+            }).orElse(false),
+            () -> "still refused");
+        carol.get().close();
+      }
+    }
+  }
+
+  /** Holds a dispatcher thread, as a burst of work would. */
+  private static void busy() {
+    try {
+      TimeUnit.MILLISECONDS.sleep(BUSY.toMillis());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}
