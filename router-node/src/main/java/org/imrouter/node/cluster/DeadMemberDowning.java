@@ -62,8 +62,15 @@ public final class DeadMemberDowning {
   record Settings(boolean enabled, Duration probeInterval, int refusals, Duration connectTimeout) {
     static Settings fromConfig(Config config) {
       Config c = config.getConfig("router.cluster.dead-member-downing");
+      String transport = config.getString("pekko.remote.artery.transport");
+      boolean enabled = c.getBoolean("enabled");
+      if (!enabled) {
+        log.info("Dead-member downing is switched off: a member whose process is gone waits for the failure detector and the resolver");
+      } else if (!TCP_TRANSPORTS.contains(transport)) {
+        log.warn("Dead-member downing needs Artery over TCP, not {}: a member whose process is gone waits for the failure detector and the resolver", transport);
+      }
       return new Settings(
-          c.getBoolean("enabled") && TCP_TRANSPORTS.contains(config.getString("pekko.remote.artery.transport")),
+          enabled && TCP_TRANSPORTS.contains(transport),
           c.getDuration("probe-interval"),
           c.getInt("refusals"),
           c.getDuration("connect-timeout"));

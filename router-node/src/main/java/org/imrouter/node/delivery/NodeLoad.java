@@ -2,7 +2,6 @@ package org.imrouter.node.delivery;
 
 import com.typesafe.config.Config;
 import java.time.Duration;
-import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -10,7 +9,6 @@ import org.apache.pekko.actor.typed.Extension;
 import org.apache.pekko.actor.typed.ExtensionId;
 import org.apache.pekko.actor.typed.Scheduler;
 import org.imrouter.node.metrics.RouterMetrics;
-import org.imrouter.node.stream.StorageHealth;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import scala.concurrent.ExecutionContextExecutor;
@@ -19,22 +17,22 @@ import scala.concurrent.ExecutionContextExecutor;
  * Whether this node is overloaded, judged by how late a task scheduled on the default dispatcher
  * starts: sessions, entities, the HTTP and gRPC servers all run there, so its queue is the work
  * the node has taken on and not yet done. While a probe starts {@code shed-lag} late or more
- * (and for {@code hold} after the last such probe), new sessions are refused 503 and sends
- * {@code UNAVAILABLE}, before they cost an entity, a journal write and a fan-out; what was
- * accepted is still written and delivered. Clients come back after their backoff.
+ * (and for {@code hold} after the last such probe), new WebSocket sessions are refused 503 with a
+ * Retry-After (ws/SessionAdmission), before they cost a session, an entity's wake-up and
+ * recovery, and its group reads. Sessions already open go on as before.
  *
- * <p>Why: a node that keeps taking on work past what its CPU does starves its own cluster
- * threads (heartbeats, the shard coordinator) until the others mark it unreachable and down it,
- * which moves all its users at once and makes the survivors busier still. Slow answers and
- * refusals are better than a lost node. Why a lag and not a CPU figure: a lag is what the
- * node's work waits, whatever takes the CPU (its own work, a neighbour, a collector), and it
- * needs no platform probe.
+ * <p>Why: a node that keeps taking on clients past what its CPU does starves its own cluster
+ * threads until the others mark it unreachable and down it, which moves all its users at once
+ * and makes the survivors busier still; a node starting or taking over a lost node's clients is
+ * the usual case. A refused client waits the Retry-After, seconds, so each refusal is work put
+ * off. Why not sends too: a refused send comes back within a second and holds its
+ * conversation meanwhile, so refusing it is more work, not less (measured: decision 0015).
+ * Why a lag and not a CPU figure: a lag is what the node's work waits, whatever takes the CPU
+ * (its own work, a neighbour, a collector), and it needs no platform probe.
  *
  * <p>Thread-safe: the probe writes, any thread reads.
  */
 public final class NodeLoad implements Extension {
-  /** What a send refused while the node is overloaded is answered with. */
-  public static final String REFUSAL = "node overloaded, retry later with the same id";
   static final String CONFIG = "router.load-shedding";
   private static final Logger log = LoggerFactory.getLogger(NodeLoad.class);
 
@@ -56,22 +54,6 @@ public final class NodeLoad implements Extension {
     return Id.INSTANCE.apply(system);
   }
 
-  /**
-   * Why a send must be refused before any work, if it must: storage fails every write
-   * ({@link StorageHealth}), or this node is overloaded. One check for every place that takes
-   * sends (WebSocket sessions, the gRPC ingress).
-   */
-  public static Optional<String> sendRefusal(ActorSystem<?> system) {
-    if (StorageHealth.get(system).failing()) {
-      return Optional.of(StorageHealth.REFUSAL);
-    }
-    if (get(system).overloaded()) {
-      RouterMetrics.shed("send");
-      return Optional.of(REFUSAL);
-    }
-    return Optional.empty();
-  }
-
   /** A probe meant to start at {@code dueNanos} started at {@code startNanos}. */
   void probed(long dueNanos, long startNanos) {
     long lag = Math.max(0, startNanos - dueNanos);
@@ -84,15 +66,15 @@ public final class NodeLoad implements Extension {
     if (now != shedding) {
       shedding = now;
       if (now) {
-        log.warn("Overloaded: a task on the default dispatcher started {} ms late; refusing new sessions and sends",
+        log.warn("Overloaded: a task on the default dispatcher started {} ms late; refusing new sessions",
             TimeUnit.NANOSECONDS.toMillis(lag));
       } else {
-        log.info("No longer overloaded: taking new sessions and sends again");
+        log.info("No longer overloaded: taking new sessions again");
       }
     }
   }
 
-  /** True while new work must be refused. */
+  /** True while new sessions must be refused. */
   public boolean overloaded() {
     return overloaded(clock.getAsLong());
   }

@@ -9,7 +9,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.function.BooleanSupplier;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -34,6 +33,7 @@ import org.imrouter.node.stream.Ids;
 import org.imrouter.node.stream.Push;
 import org.imrouter.node.stream.Reply;
 import org.imrouter.node.stream.StreamItem;
+import org.imrouter.node.stream.StorageHealth;
 import org.imrouter.node.stream.StreamPages;
 import org.imrouter.node.user.UserEntity;
 import org.imrouter.persistence.HistoryReader;
@@ -187,6 +187,7 @@ public final class Session extends AbstractBehavior<Session.Command> {
   private final Deps deps;
   private final RouterSettings.Limits limits;
   private final Duration askTimeout;
+  private final StorageHealth storage;
   private final Duration resendAfter;
   private final BooleanSupplier resendNow;
   private final ActorRef<Push> pushRef;
@@ -235,6 +236,7 @@ public final class Session extends AbstractBehavior<Session.Command> {
     this.binary = binary;
     this.limits = deps.settings().limits();
     this.askTimeout = deps.settings().session().askTimeout();
+    this.storage = StorageHealth.get(ctx.getSystem());
     this.resendAfter = deps.settings().session().resendAfter();
     MajorityFence cluster = MajorityFence.get(getContext().getSystem());
     Duration window = deps.settings().session().resendWindow();
@@ -466,11 +468,8 @@ public final class Session extends AbstractBehavior<Session.Command> {
     if (overRate(LimitedFrame.SEND, ref)) { // only sends that could be written cost a token
       return;
     }
-    // storage failing (an entity could not write it) or the node overloaded: answered now
-    // instead of at the ask timeout, before it costs an entity anything
-    Optional<String> refusal = NodeLoad.sendRefusal(getContext().getSystem());
-    if (refusal.isPresent()) {
-      error(ref, ErrorCode.UNAVAILABLE, refusal.get());
+    if (storage.failing()) { // an entity could not write it; answered now instead of at the ask timeout
+      error(ref, ErrorCode.UNAVAILABLE, StorageHealth.REFUSAL);
       hold(conversation, ref); // never written: nothing later may go out before its resend
       return;
     }

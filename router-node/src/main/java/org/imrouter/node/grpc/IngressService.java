@@ -23,10 +23,10 @@ import org.imrouter.node.delivery.TokenBucket;
 import org.imrouter.node.group.GroupEntity;
 import org.imrouter.node.metrics.RouterMetrics;
 import org.imrouter.node.stream.ContentBounds;
-import org.imrouter.node.delivery.NodeLoad;
 import org.imrouter.node.stream.ErrorCode;
 import org.imrouter.node.stream.Ids;
 import org.imrouter.node.stream.Reply;
+import org.imrouter.node.stream.StorageHealth;
 import org.imrouter.node.user.UserEntity;
 import org.imrouter.persistence.HistoryReader;
 import org.imrouter.protocol.v1.CreateGroupRequest;
@@ -143,11 +143,9 @@ public final class IngressService implements IngressPowerApi {
           throw IngressError.of(v.code(), v.message());
         });
     charge(backend, Budget.PUBLISH);
-    // storage failing (an entity could not write it) or this node overloaded: answered now,
-    // not at the timeout, before it costs an entity anything
-    NodeLoad.sendRefusal(system).ifPresent(why -> {
-      throw IngressError.of(ErrorCode.UNAVAILABLE, why);
-    });
+    if (StorageHealth.get(system).failing()) { // an entity could not write it; answered now, not at the timeout
+      throw IngressError.of(ErrorCode.UNAVAILABLE, StorageHealth.REFUSAL);
+    }
     byte[] payload = in.getPayload().toByteArray();
     CompletionStage<Reply> reply;
     String stream;

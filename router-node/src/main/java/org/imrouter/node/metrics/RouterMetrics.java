@@ -78,12 +78,9 @@ public final class RouterMetrics {
     DISPATCHER_LAG.record(nanos);
   }
 
-  /**
-   * Work refused because the node was overloaded (delivery/NodeLoad): {@code what} "send" or
-   * "session" (a WebSocket upgrade answered 503).
-   */
-  public static void shed(String what) {
-    Kamon.counter("router.load.shed").withTag("what", what).increment();
+  /** A WebSocket upgrade answered 503 because the node was overloaded (delivery/NodeLoad). */
+  public static void sessionShed() {
+    Kamon.counter("router.connections.shed").withoutTags().increment();
   }
 
   /** A member downed because its process was found gone (cluster/DeadMemberDowning). */

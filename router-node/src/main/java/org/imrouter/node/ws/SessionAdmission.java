@@ -46,7 +46,7 @@ final class SessionAdmission {
    */
   Optional<HttpResponse> refusal() {
     if (load.overloaded()) {
-      RouterMetrics.shed("session");
+      RouterMetrics.sessionShed();
       return Optional.of(refusal(OVERLOADED));
     }
     // every connection of the port admits through this one bucket, on its own thread
