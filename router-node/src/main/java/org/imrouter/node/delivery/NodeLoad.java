@@ -16,8 +16,9 @@ import scala.concurrent.ExecutionContextExecutor;
 /**
  * Whether this node is overloaded, judged by how late a task scheduled on the default dispatcher
  * starts: sessions, entities, the HTTP and gRPC servers all run there, so its queue is the work
- * the node has taken on and not yet done. While a probe starts {@code shed-lag} late or more
- * (and for {@code hold} after the last such probe), new WebSocket sessions are refused 503 with a
+ * the node has taken on and not yet done. While a probe starts {@code shed-lag} late or more, or
+ * has not started {@code shed-lag} after it was due (and for {@code hold} after the last late
+ * probe), new WebSocket sessions are refused 503 with a
  * Retry-After (ws/SessionAdmission), before they cost a session, an entity's wake-up and
  * recovery, and its group reads. Sessions already open go on as before.
  *
@@ -41,6 +42,8 @@ public final class NodeLoad implements Extension {
   private final LongSupplier clock;
   private volatile boolean late;
   private volatile long lastLateNanos;
+  /** when the probe waiting to start was due: a probe overdue by shed-lag counts before it runs */
+  private volatile long pendingDueNanos = Long.MAX_VALUE;
   /** whether the last probe found the node overloaded: only the probe reads and writes it */
   private boolean shedding;
 
@@ -54,8 +57,14 @@ public final class NodeLoad implements Extension {
     return Id.INSTANCE.apply(system);
   }
 
+  /** A probe is due to start at {@code dueNanos}. */
+  void scheduled(long dueNanos) {
+    pendingDueNanos = dueNanos;
+  }
+
   /** A probe meant to start at {@code dueNanos} started at {@code startNanos}. */
   void probed(long dueNanos, long startNanos) {
+    pendingDueNanos = Long.MAX_VALUE;
     long lag = Math.max(0, startNanos - dueNanos);
     RouterMetrics.dispatcherLag(lag);
     if (lag >= shedLagNanos) {
@@ -80,12 +89,16 @@ public final class NodeLoad implements Extension {
   }
 
   private boolean overloaded(long nowNanos) {
-    return late && nowNanos - lastLateNanos < holdNanos;
+    // a probe still waiting shed-lag after it was due is as late as one that started so late
+    long pendingDue = pendingDueNanos;
+    boolean overdue = pendingDue != Long.MAX_VALUE && nowNanos - pendingDue >= shedLagNanos;
+    return overdue || (late && nowNanos - lastLateNanos < holdNanos);
   }
 
   /** Probes every {@code interval}, each scheduled when the last one ran, on {@code dispatcher}. */
   private void probe(Scheduler scheduler, ExecutionContextExecutor dispatcher, Duration interval) {
     long due = clock.getAsLong() + interval.toNanos();
+    scheduled(due);
     scheduler.scheduleOnce(
         interval,
         () -> {

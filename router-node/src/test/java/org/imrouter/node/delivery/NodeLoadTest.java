@@ -40,6 +40,18 @@ class NodeLoadTest {
   }
 
   @Test
+  void aProbeNotYetStartedShedLagAfterItWasDueOverloadsTheNodeAtOnce() {
+    load.scheduled(now.get());
+    now.addAndGet((SHED_LAG.toMillis() - 1) * MS);
+    assertFalse(load.overloaded(), "not yet shed-lag overdue");
+    now.addAndGet(MS);
+    assertTrue(load.overloaded(), "overdue by shed-lag: the dispatcher is that far behind already");
+    load.probed(now.get() - SHED_LAG.toMillis() * MS, now.get());
+    now.addAndGet((HOLD.toMillis() - 1) * MS);
+    assertTrue(load.overloaded(), "once it runs, held like any late probe");
+  }
+
+  @Test
   void everyLateProbeExtendsTheOverloadAndOnTimeOnesDoNot() {
     probeLate(SHED_LAG.toMillis());
     now.addAndGet(HOLD.toMillis() / 2 * MS);
