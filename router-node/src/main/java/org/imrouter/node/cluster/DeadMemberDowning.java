@@ -62,15 +62,8 @@ public final class DeadMemberDowning {
   record Settings(boolean enabled, Duration probeInterval, int refusals, Duration connectTimeout) {
     static Settings fromConfig(Config config) {
       Config c = config.getConfig("router.cluster.dead-member-downing");
-      String transport = config.getString("pekko.remote.artery.transport");
-      boolean enabled = c.getBoolean("enabled");
-      if (!enabled) {
-        log.info("Dead-member downing is switched off: a member whose process is gone waits for the failure detector and the resolver");
-      } else if (!TCP_TRANSPORTS.contains(transport)) {
-        log.warn("Dead-member downing needs Artery over TCP, not {}: a member whose process is gone waits for the failure detector and the resolver", transport);
-      }
       return new Settings(
-          enabled && TCP_TRANSPORTS.contains(transport),
+          c.getBoolean("enabled"),
           c.getDuration("probe-interval"),
           c.getInt("refusals"),
           c.getDuration("connect-timeout"));
@@ -95,10 +88,16 @@ public final class DeadMemberDowning {
     this.blocking = ctx.getSystem().dispatchers().lookup(DispatcherSelector.blocking());
   }
 
-  /** Nothing (an empty behavior) when switched off or without a TCP transport. */
+  /** Nothing (an empty behavior) when switched off or without a TCP transport, and says so. */
   public static Behavior<Command> create(Config config) {
     Settings settings = Settings.fromConfig(config);
+    String transport = config.getString("pekko.remote.artery.transport");
     if (!settings.enabled()) {
+      log.info("Dead-member downing is switched off: a member whose process is gone waits for the failure detector and the resolver");
+      return Behaviors.empty();
+    }
+    if (!TCP_TRANSPORTS.contains(transport)) {
+      log.warn("Dead-member downing needs Artery over TCP, not {}: a member whose process is gone waits for the failure detector and the resolver", transport);
       return Behaviors.empty();
     }
     return Behaviors.setup(

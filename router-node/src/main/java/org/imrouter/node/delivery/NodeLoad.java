@@ -7,11 +7,9 @@ import java.util.function.LongSupplier;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Extension;
 import org.apache.pekko.actor.typed.ExtensionId;
-import org.apache.pekko.actor.typed.Scheduler;
 import org.imrouter.node.metrics.RouterMetrics;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import scala.concurrent.ExecutionContextExecutor;
 
 /**
  * Whether this node is overloaded, judged by how late a task scheduled on the default dispatcher
@@ -95,17 +93,28 @@ public final class NodeLoad implements Extension {
     return overdue || (late && nowNanos - lastLateNanos < holdNanos);
   }
 
-  /** Probes every {@code interval}, each scheduled when the last one ran, on {@code dispatcher}. */
-  private void probe(Scheduler scheduler, ExecutionContextExecutor dispatcher, Duration interval) {
+  /**
+   * Probes every {@code interval}, each scheduled when the last one ran, on the system's default
+   * dispatcher, until the system's scheduler stops.
+   */
+  private void probe(ActorSystem<?> system, Duration interval) {
     long due = clock.getAsLong() + interval.toNanos();
     scheduled(due);
-    scheduler.scheduleOnce(
-        interval,
-        () -> {
-          probed(due, clock.getAsLong());
-          probe(scheduler, dispatcher, interval);
-        },
-        dispatcher);
+    try {
+      system.scheduler().scheduleOnce(
+          interval,
+          () -> {
+            try {
+              probed(due, clock.getAsLong());
+            } finally { // a failure to record or log must not end the probing
+              probe(system, interval);
+            }
+          },
+          system.executionContext());
+    } catch (IllegalStateException stopped) {
+      // the system is terminating and its scheduler takes no more tasks: probing ends with it
+      pendingDueNanos = Long.MAX_VALUE;
+    }
   }
 
   /** The extension's id: one per actor system, probing from its creation when enabled. */
@@ -117,7 +126,7 @@ public final class NodeLoad implements Extension {
       Config config = system.settings().config().getConfig(CONFIG);
       NodeLoad load = new NodeLoad(config.getDuration("shed-lag"), config.getDuration("hold"), System::nanoTime);
       if (config.getBoolean("enabled")) {
-        load.probe(system.scheduler(), system.executionContext(), config.getDuration("probe-interval"));
+        load.probe(system, config.getDuration("probe-interval"));
       }
       return load;
     }

@@ -107,7 +107,7 @@ class NodeProcessTest {
 
   private static List<Accepted> sendSome(Ports ports, String from, String to, int n) {
     List<Accepted> accepted = new ArrayList<>();
-    try (WsClient c = WsClient.connect(URI.create("ws://127.0.0.1:" + ports.http() + "/v1/ws?access_token=" + Tokens.valid(from)))) {
+    try (WsClient c = WsClient.connectAdmitted(URI.create("ws://127.0.0.1:" + ports.http() + "/v1/ws?access_token=" + Tokens.valid(from)))) {
       c.welcome();
       for (int i = 0; i < n; i++) {
         c.sendJson("{\"send\":{\"clientMsgId\":\"p" + System.nanoTime() + "\",\"to\":\"user:" + to + "\",\"text\":\"t" + i + "\"}}");
@@ -118,7 +118,7 @@ class NodeProcessTest {
   }
 
   private static History inbox(Ports ports, String user) {
-    try (WsClient c = WsClient.connect(URI.create("ws://127.0.0.1:" + ports.http() + "/v1/ws?access_token=" + Tokens.valid(user)))) {
+    try (WsClient c = WsClient.connectAdmitted(URI.create("ws://127.0.0.1:" + ports.http() + "/v1/ws?access_token=" + Tokens.valid(user)))) {
       c.welcome();
       c.sendJson("{\"sync\":{\"stream\":\"inbox\",\"afterSeq\":0,\"limit\":500}}");
       return c.expect(ServerFrame::hasHistory, "history").getHistory();

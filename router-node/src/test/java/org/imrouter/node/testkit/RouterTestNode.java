@@ -58,6 +58,9 @@ public final class RouterTestNode implements AutoCloseable {
                     "pekko.remote.artery.canonical.port = 0",
                     "pekko.coordinated-shutdown.exit-jvm = off",
                     "pekko.cluster.jmx.multi-mbeans-in-same-jvm = on",
+                    // tests connect right after the node starts, when its cold dispatcher can
+                    // lag past shed-lag: only LoadSheddingTest sheds new sessions
+                    "router.load-shedding.enabled = off",
                     // tests page, mark and create at machine speed: only RateLimitTest (and tests
                     // that say so) run with the per-user rates of production
                     "router.limits.syncs-per-second = 10000",

@@ -54,6 +54,33 @@ public final class WsClient implements AutoCloseable {
     return client;
   }
 
+  /**
+   * Connects as a client does: an upgrade refused 503 (over the node's admission rate, or the
+   * node overloaded) is tried again after the Retry-After it carries, for up to
+   * {@link #ADMISSION_TIMEOUT}. For nodes that run with the shipped load shedding.
+   */
+  public static WsClient connectAdmitted(URI uri) {
+    long deadline = System.nanoTime() + ADMISSION_TIMEOUT.toNanos();
+    while (true) {
+      try {
+        return connect(uri);
+      } catch (CompletionException e) {
+        if (!(e.getCause() instanceof WebSocketHandshakeException h)
+            || h.getResponse().statusCode() != SERVICE_UNAVAILABLE
+            || System.nanoTime() - deadline > 0) {
+          throw e;
+        }
+        long seconds = h.getResponse().headers().firstValue("Retry-After").map(Long::parseLong).orElse(1L);
+        try {
+          TimeUnit.SECONDS.sleep(seconds); // what the refusal asks of every client
+        } catch (InterruptedException interrupted) {
+          Thread.currentThread().interrupt();
+          throw e;
+        }
+      }
+    }
+  }
+
   /** The client if the upgrade was accepted, empty if it was refused with an HTTP status. */
   public static Optional<WsClient> tryConnect(URI uri) {
     try {
@@ -89,6 +116,9 @@ public final class WsClient implements AutoCloseable {
   }
 
   private static final int SWITCHING_PROTOCOLS = 101;
+  private static final int SERVICE_UNAVAILABLE = 503;
+  /** how long {@link #connectAdmitted} keeps coming back after refusals */
+  public static final Duration ADMISSION_TIMEOUT = Duration.ofSeconds(60);
 
   public void sendJson(String json) {
     ws.sendText(json, true).join();
