@@ -5,10 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
 import java.util.Map;
-import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.imrouter.node.delivery.NodeLoad;
 import org.imrouter.node.testkit.Await;
@@ -20,25 +17,25 @@ import org.junit.jupiter.api.Test;
 /**
  * A node whose default dispatcher falls behind refuses new sessions instead of taking them on:
  * upgrades are answered 503 with a Retry-After while it is overloaded, open sessions go on, and
- * new ones are let in again once it has caught up. The overload is real: a backlog of work is
- * kept queued in front of the node's default dispatcher, so the node's own probe starts late.
+ * new ones are let in again once it has caught up. The overload is real: a burst of work holds
+ * every thread of the node's default dispatcher, so the node's own probe starts late.
  */
 class LoadSheddingTest {
   private static final int SERVICE_UNAVAILABLE = 503;
-  /** the default dispatcher's threads, fixed so that the queue in front of them is known */
+  /** the default dispatcher's threads, fixed so that the test can occupy every one */
   private static final int THREADS = 2;
-  /** one task of the backlog: a dispatcher thread held this long, as a burst of work would */
-  private static final Duration TASK = Duration.ofMillis(100);
-  /**
-   * Tasks kept queued in front of the dispatcher while the overload lasts: THREADS threads work
-   * them off in BACKLOG x TASK / THREADS = 1 s, over three times SHED_LAG, so every probe that
-   * joins the queue starts late enough.
-   */
-  private static final int BACKLOG = 20;
+  /** tasks per thread, each as long as BUSY: the probe queues behind at least one of them */
+  private static final int TASKS_PER_THREAD = 2;
+  private static final Duration BUSY = Duration.ofMillis(600);
   private static final Duration SHED_LAG = Duration.ofMillis(300);
-  private static final Duration HOLD = Duration.ofSeconds(1);
+  /**
+   * How long the node sheds after the burst: the checks made meanwhile each wait at most
+   * WsClient.TIMEOUT (15 s), and the test asserts afterwards that the node still shed, so a
+   * check that ran after the hold fails the test instead of passing it by chance.
+   */
+  private static final Duration HOLD = Duration.ofSeconds(25);
   private static final Duration OVERLOAD_TIMEOUT = Duration.ofSeconds(30);
-  private static final Duration RECOVERY_TIMEOUT = Duration.ofSeconds(60);
+  private static final Duration RECOVERY_TIMEOUT = HOLD.plusSeconds(60);
 
   private static String send(String id) {
     return "{\"send\":{\"clientMsgId\":\"" + id + "\",\"to\":\"user:shed-bob\",\"text\":\"hello\"}}";
@@ -55,7 +52,7 @@ class LoadSheddingTest {
                     "pekko.actor.default-dispatcher.fork-join-executor.parallelism-max", THREADS,
                     "router.load-shedding.probe-interval", "50ms",
                     "router.load-shedding.shed-lag", SHED_LAG.toMillis() + "ms",
-                    "router.load-shedding.hold", HOLD.toMillis() + "ms"))) {
+                    "router.load-shedding.hold", HOLD.toSeconds() + "s"))) {
       NodeLoad load = NodeLoad.get(node.system());
       // a node just started can lag past SHED_LAG while it compiles: wait until it keeps up
       Await.until("the new node to keep up", RECOVERY_TIMEOUT, () -> !load.overloaded(), () -> "overloaded");
@@ -64,17 +61,20 @@ class LoadSheddingTest {
         alice.sendJson(send("before"));
         alice.expectAccepted("before");
 
-        try (Backlog backlog = new Backlog(node.system().executionContext())) {
-          Await.until("the node to find itself overloaded", OVERLOAD_TIMEOUT, load::overloaded, () -> "not overloaded");
-
-          // the admission bucket has its production burst (8,000): a 503 here is the overload's
-          WsClient.Handshake upgrade = WsClient.handshake(node.wsUri(Tokens.valid("shed-carol")), Map.of());
-          assertEquals(SERVICE_UNAVAILABLE, upgrade.status(), "a new session is refused: " + upgrade);
-          assertTrue(upgrade.retryAfter().isPresent(), "the refusal says when to come back: " + upgrade);
-          // an open session goes on: refusing its sends would only bring them back at once
-          alice.sendJson(send("during"));
-          alice.expectAccepted("during");
+        // a burst of work holds every dispatcher thread: the node's own probe starts late
+        for (int i = 0; i < THREADS * TASKS_PER_THREAD; i++) {
+          node.system().executionContext().execute(LoadSheddingTest::busy);
         }
+        Await.until("the node to find itself overloaded", OVERLOAD_TIMEOUT, load::overloaded, () -> "not overloaded");
+
+        // the admission bucket has its production burst (8,000): a 503 here is the overload's
+        WsClient.Handshake upgrade = WsClient.handshake(node.wsUri(Tokens.valid("shed-carol")), Map.of());
+        assertEquals(SERVICE_UNAVAILABLE, upgrade.status(), "a new session is refused: " + upgrade);
+        assertTrue(upgrade.retryAfter().isPresent(), "the refusal says when to come back: " + upgrade);
+        // an open session goes on: refusing its sends would only bring them back at once
+        alice.sendJson(send("during"));
+        alice.expectAccepted("during");
+        assertTrue(load.overloaded(), "the checks above ran while the node shed");
 
         Await.until("the node to catch up", RECOVERY_TIMEOUT, () -> !load.overloaded(), () -> "still overloaded");
         AtomicReference<WsClient> carol = new AtomicReference<>();
@@ -91,42 +91,10 @@ class LoadSheddingTest {
     }
   }
 
-  /**
-   * Keeps BACKLOG tasks queued on {@code dispatcher} until closed, from a thread of its own: the
-   * node's own probe queues behind them for as long as the test needs it overloaded.
-   */
-  private static final class Backlog implements AutoCloseable {
-    private final AtomicBoolean running = new AtomicBoolean(true);
-    private final AtomicInteger queued = new AtomicInteger();
-    private final Thread feeder;
-
-    Backlog(Executor dispatcher) {
-      feeder = new Thread(() -> {
-        while (running.get()) {
-          if (queued.get() < BACKLOG) {
-            queued.incrementAndGet();
-            dispatcher.execute(() -> {
-              hold(TASK);
-              queued.decrementAndGet();
-            });
-          } else {
-            hold(Duration.ofMillis(TASK.toMillis() / THREADS / 2)); // about as often as one leaves
-          }
-        }
-      }, "backlog");
-      feeder.start();
-    }
-
-    @Override
-    public void close() throws InterruptedException {
-      running.set(false);
-      feeder.join();
-    }
-  }
-
-  private static void hold(Duration d) {
+  /** Holds a dispatcher thread, as a burst of work would. */
+  private static void busy() {
     try {
-      TimeUnit.MILLISECONDS.sleep(d.toMillis());
+      TimeUnit.MILLISECONDS.sleep(BUSY.toMillis());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
