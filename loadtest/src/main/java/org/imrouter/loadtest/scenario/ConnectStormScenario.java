@@ -42,6 +42,11 @@ import org.imrouter.loadtest.report.RunReport;
  * ReconnectPolicy}): after the delay its close suggested plus jitter, to the next of the
  * comma-separated {@code --url}s. Either way a refused upgrade (503) is retried after its
  * Retry-After.
+ *
+ * <p>{@code --first-url} (default: {@code --url}) is where the sessions first connect, so that
+ * all of them can be on the node to drain while their reconnects go to the others: {@code
+ * --first-url ws://127.0.0.1:8080/v1/ws --url ws://127.0.0.2:8080/v1/ws,ws://127.0.0.3:8080/v1/ws
+ * --drop server}, then {@code ops/cluster/drain-node.sh 1}.
  */
 public final class ConnectStormScenario implements Scenario {
   static final int DEFAULT_CLIENTS = 10_000;
@@ -69,6 +74,8 @@ public final class ConnectStormScenario implements Scenario {
   @Override
   public RunReport run(Flags flags, RunContext ctx) throws Exception {
     String url = flags.string("url", System.getenv().getOrDefault("ROUTER_WS_URL", DmOptions.DEFAULT_URL));
+    // where the sessions first connect; the reconnects of the storm go to --url
+    String firstUrl = flags.string("first-url", url);
     int clients = flags.integer("clients", DEFAULT_CLIENTS);
     int concurrency = flags.integer("connect-concurrency", DEFAULT_CONNECT_CONCURRENCY);
     Duration timeout = flags.duration("welcome-timeout", DEFAULT_TIMEOUT);
@@ -91,7 +98,8 @@ public final class ConnectStormScenario implements Scenario {
       for (int i = 0; i < clients; i++) {
         first.add(new SessionSpec("a-" + i, user(ctx, i)));
       }
-      SessionRamp.Outcome initial = ramp.open(first, concurrency, timeout, SessionListener.NONE);
+      SessionRamp.Outcome initial =
+          new SessionRamp(connector, firstUrl, checks, DevTokens::mint).open(first, concurrency, timeout, SessionListener.NONE);
       ctx.out().printf(Locale.ROOT, "connected %d of %d at %.0f sessions/s (%d failed)%n",
           initial.welcomed(), clients, initial.sessionsPerSecond(), initial.failures().size());
       List<ClientSession> sessions = initial.sessions();

@@ -49,7 +49,9 @@ import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
  * recipient's inbox exactly once, seqs are 1..N, each pair's messages in the order the sender
  * created them. A journal position written by two incarnations of one entity would show there:
  * the journal keeps one row per position (docs/decisions/0014). Each scenario prints one {@code FAULT-UNDER-LOAD} line: the
- * fault, clients, accepted messages a second, accepted, lost, duplicated, the longest pause.
+ * fault, clients, accepted messages a second, accepted, lost, duplicated, the longest pause; and
+ * one {@code WARM-UP} line of how long the sends of its first seconds waited (the first
+ * scenario's on a cold cluster).
  *
  * <p>One Cassandra ring and one router cluster serve all scenarios (starting them is most of the
  * run time); the scenarios run in order and each uses its own users. Each scenario starts router
@@ -193,7 +195,7 @@ class ClusterFaultTest {
   void killMinusNineOfARouterNodeLosesNoAcceptedMessage() throws Exception {
     ensureRouters(3);
     try (Load load = Load.start("k9", routers.alive())) {
-      load.awaitEachAcceptedAfter("traffic on every client", load.startedAt, WARM_ACKS, TRAFFIC_TIMEOUT);
+      load.awaitWarm();
       Node victim = routers.alive().get(1); // not the oldest: the coordinator stays where it is
       List<LoadClient> affected = load.clientsOn(victim);
 
@@ -237,7 +239,7 @@ class ClusterFaultTest {
   void aFrozenNodeThatRunsAgainWritesNothingBesideTheEntitiesThatReplacedIt() throws Exception {
     ensureRouters(3);
     try (Load load = Load.start("fz", routers.alive())) {
-      load.awaitEachAcceptedAfter("traffic on every client", load.startedAt, WARM_ACKS, TRAFFIC_TIMEOUT);
+      load.awaitWarm();
       Node victim = routers.alive().get(1);
       Node survivor = routers.alive().get(0);
       List<LoadClient> others = load.clients.stream().filter(c -> !load.clientsOf(victim).contains(c)).toList();
@@ -278,7 +280,7 @@ class ClusterFaultTest {
   void scaleOutMovesShardsToTheNewNodeWithoutFailingInFlightTraffic() throws Exception {
     ensureRouters(2);
     try (Load load = Load.start("so", routers.alive())) {
-      load.awaitEachAcceptedAfter("traffic on every client", load.startedAt, WARM_ACKS, TRAFFIC_TIMEOUT);
+      load.awaitWarm();
       Set<String> before = new HashSet<>();
       for (Node n : routers.alive()) {
         before.addAll(routers.hostedShards(n, "User"));
@@ -322,7 +324,7 @@ class ClusterFaultTest {
   void gracefulDrainWithSigtermLosesNoAcceptedMessage() throws Exception {
     ensureRouters(3);
     try (Load load = Load.start("dr", routers.alive())) {
-      load.awaitEachAcceptedAfter("traffic on every client", load.startedAt, WARM_ACKS, TRAFFIC_TIMEOUT);
+      load.awaitWarm();
       Node drained = routers.alive().get(1);
       List<LoadClient> affected = load.clientsOn(drained);
 
@@ -355,7 +357,7 @@ class ClusterFaultTest {
   void rollingRestartUnderLoadLosesAndDuplicatesNothing() throws Exception {
     ensureRouters(3);
     try (Load load = Load.start("rr", routers.alive())) {
-      load.awaitEachAcceptedAfter("traffic on every client", load.startedAt, WARM_ACKS, TRAFFIC_TIMEOUT);
+      load.awaitWarm();
       long started = System.nanoTime();
       List<String> steps = new ArrayList<>();
       for (Node old : routers.alive()) {
@@ -398,7 +400,7 @@ class ClusterFaultTest {
   void allCassandraNodesUnreachableRefusesSendsKeepsConnectionsAndRecoversByItself() throws Exception {
     ensureRouters(3);
     try (Load load = Load.start("cu", routers.alive())) {
-      load.awaitEachAcceptedAfter("traffic on every client", load.startedAt, WARM_ACKS, TRAFFIC_TIMEOUT);
+      load.awaitWarm();
 
       long fault = System.nanoTime();
       long resumed;
@@ -476,7 +478,7 @@ class ClusterFaultTest {
   void killMinusNineOfOneOfThreeCassandraNodesLosesNoAcceptedMessage() throws Exception {
     ensureRouters(2);
     try (Load load = Load.start("ck", routers.alive())) {
-      load.awaitEachAcceptedAfter("traffic on every client", load.startedAt, WARM_ACKS, TRAFFIC_TIMEOUT);
+      load.awaitWarm();
       int victim = CASSANDRA_NODES; // any node would do: all are seeds, none is special
 
       long fault = System.nanoTime();
@@ -616,6 +618,27 @@ class ClusterFaultTest {
 
     void awaitEachAcceptedAfter(String what, long afterNanos, int count, Duration timeout) {
       awaitEachAcceptedAfter(what, clients, afterNanos, count, timeout);
+    }
+
+    /**
+     * Waits until every client has had its first run accepted, and prints how long the sends so
+     * far waited, from when each was due until it was accepted: a {@code WARM-UP} line. The
+     * first scenario's is a cold cluster's (routers just started, every entity new).
+     */
+    void awaitWarm() {
+      awaitEachAcceptedAfter("traffic on every client", startedAt, WARM_ACKS, TRAFFIC_TIMEOUT);
+      List<Double> waits =
+          clients.stream().flatMap(c -> c.acks().stream()).map(a -> (a.atNanos() - a.dueAtNanos()) / 1e9).sorted().toList();
+      System.out.printf(
+          Locale.ROOT,
+          "WARM-UP %s: %d clients, %d accepted in the first %.1f s; wait from due to accepted p50 %.2f s, p99 %.2f s, max %.2f s%n",
+          prefix,
+          clients.size(),
+          waits.size(),
+          secondsSince(startedAt),
+          percentile(waits, 0.50),
+          percentile(waits, 0.99),
+          percentile(waits, 1.0));
     }
 
     void awaitEachAcceptedAfter(String what, List<LoadClient> some, long afterNanos, int count, Duration timeout) {
