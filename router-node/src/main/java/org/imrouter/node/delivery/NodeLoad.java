@@ -38,7 +38,7 @@ public final class NodeLoad implements Extension {
   private final long shedLagNanos;
   private final long holdNanos;
   private final LongSupplier clock;
-  private volatile boolean late;
+  /** when the last late probe started; at creation, a hold ago: no overload yet */
   private volatile long lastLateNanos;
   /** when the probe waiting to start was due: a probe overdue by shed-lag counts before it runs */
   private volatile long pendingDueNanos = Long.MAX_VALUE;
@@ -49,6 +49,7 @@ public final class NodeLoad implements Extension {
     this.shedLagNanos = shedLag.toNanos();
     this.holdNanos = hold.toNanos();
     this.clock = clock;
+    this.lastLateNanos = clock.getAsLong() - holdNanos;
   }
 
   public static NodeLoad get(ActorSystem<?> system) {
@@ -67,7 +68,6 @@ public final class NodeLoad implements Extension {
     RouterMetrics.dispatcherLag(lag);
     if (lag >= shedLagNanos) {
       lastLateNanos = startNanos;
-      late = true;
     }
     boolean now = overloaded(startNanos);
     if (now != shedding) {
@@ -90,7 +90,7 @@ public final class NodeLoad implements Extension {
     // a probe still waiting shed-lag after it was due is as late as one that started so late
     long pendingDue = pendingDueNanos;
     boolean overdue = pendingDue != Long.MAX_VALUE && nowNanos - pendingDue >= shedLagNanos;
-    return overdue || (late && nowNanos - lastLateNanos < holdNanos);
+    return overdue || nowNanos - lastLateNanos < holdNanos;
   }
 
   /**

@@ -20,6 +20,7 @@ public final class RouterMetrics {
   private static final Histogram BATCH_SIZE = Kamon.histogram("router.persist.batch.size").withoutTags();
   private static final Counter ADMISSIONS_REFUSED = Kamon.counter("router.connections.admission-refused").withoutTags();
   private static final Histogram FAN_OUT = Kamon.histogram("router.fanout.gateways").withoutTags();
+  private static final Counter SESSIONS_SHED = Kamon.counter("router.connections.shed").withoutTags();
   private static final Timer DISPATCHER_LAG = Kamon.timer("router.dispatcher.lag").withoutTags();
 
   private RouterMetrics() {}
@@ -80,7 +81,7 @@ public final class RouterMetrics {
 
   /** A WebSocket upgrade answered 503 because the node was overloaded (delivery/NodeLoad). */
   public static void sessionShed() {
-    Kamon.counter("router.connections.shed").withoutTags().increment();
+    SESSIONS_SHED.increment();
   }
 
   /** A member downed because its process was found gone (cluster/DeadMemberDowning). */
