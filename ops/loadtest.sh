@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Load generator: ops/loadtest.sh SCENARIO [--flag value ...]
 # Scenarios: dm (with the storage and transport baselines), baseline-cassandra, baseline-ws,
-# connections, connect-storm, group (fan-out ladder), hot (one hot group and inbox), relay.
+# connections, connect-storm, group (fan-out ladder), hot (one hot group and inbox), relay,
+# latency-proxy (a slow Cassandra to point a node at).
 # Target with --url ws://host:port/v1/ws (default ws://127.0.0.1:8080/v1/ws or $ROUTER_WS_URL).
 # Prints a table while it runs and writes report.json + report.html under loadtest/target/reports/.
 # LOADGEN_JAVA_OPTS is passed to the load generator's JVM (default: a 2 GiB heap).

@@ -17,6 +17,7 @@ import org.imrouter.loadtest.scenario.ConnectionsScenario;
 import org.imrouter.loadtest.scenario.DmScenario;
 import org.imrouter.loadtest.scenario.GroupScenario;
 import org.imrouter.loadtest.scenario.HotScenario;
+import org.imrouter.loadtest.scenario.LatencyProxyScenario;
 import org.imrouter.loadtest.scenario.RelayScenario;
 import org.imrouter.loadtest.scenario.RunContext;
 import org.imrouter.loadtest.scenario.Scenario;
@@ -50,6 +51,7 @@ public final class LoadGen {
           "connect-storm", ConnectStormScenario::new,
           "group", GroupScenario::new,
           "hot", HotScenario::new,
+          "latency-proxy", LatencyProxyScenario::new,
           "relay", RelayScenario::new);
 
   private LoadGen() {}

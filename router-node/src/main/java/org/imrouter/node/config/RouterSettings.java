@@ -106,6 +106,8 @@ public record RouterSettings(
       Duration passivateIdle,
       int maxBatch,
       long maxBatchBytes,
+      int maxPending,
+      long maxPendingBytes,
       boolean historyBeforeJoin) {}
 
   public record Session(Duration askTimeout, Duration resendAfter, Duration resendWindow, Duration reregisterDelay, Duration drainTimeout) {}
@@ -203,6 +205,8 @@ public record RouterSettings(
             entity.getDuration("passivate-idle"),
             entity.getInt("max-batch"),
             entity.getBytes("max-batch-bytes"),
+            entity.getInt("max-pending"),
+            entity.getBytes("max-pending-bytes"),
             entity.getBoolean("history-before-join")),
         new Session(
             session.getDuration("ask-timeout"),

@@ -67,6 +67,14 @@ public final class RouterMetrics {
   }
 
   /** A journal write refused because this node is not on the side of the cluster that survives. */
+  /**
+   * A command an entity turned away because max-pending commands already waited for its storage
+   * (router.entity.max-pending): storage is slower than the traffic to that entity.
+   */
+  public static void writeRefusedBehind(String entity) {
+    Kamon.counter("router.writes.behind").withTag("entity", entity).increment();
+  }
+
   public static void writeFenced() {
     Kamon.counter("router.writes.fenced").withoutTags().increment();
   }

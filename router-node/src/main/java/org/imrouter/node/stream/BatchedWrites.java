@@ -13,6 +13,7 @@ import org.apache.pekko.persistence.typed.javadsl.EffectFactories;
 import org.apache.pekko.persistence.typed.javadsl.SignalHandlerBuilder;
 import org.imrouter.node.cluster.MajorityFence;
 import org.imrouter.node.config.RouterSettings;
+import org.imrouter.node.metrics.RouterMetrics;
 
 /**
  * The write path every batching entity (a user's inbox, a group) shares: commands wait in a
@@ -38,15 +39,23 @@ public final class BatchedWrites<C, S, E> {
    * @param entity the entity kind, for the persist metrics
    */
   public BatchedWrites(RouterSettings.EntitySettings settings, Runnable requestFlush, ActorSystem<?> system, String entity) {
-    this.buffer = new WriteBuffer<>(settings.maxBatch(), settings.maxBatchBytes(), requestFlush);
+    this.buffer = new WriteBuffer<>(settings.maxBatch(), settings.maxBatchBytes(), settings.maxPending(), settings.maxPendingBytes(), requestFlush);
     this.fence = MajorityFence.get(system);
     this.storage = StorageHealth.get(system);
     this.entity = entity;
   }
 
-  /** Takes a command in; it is decided and written with the next flush. */
+  /**
+   * Takes a command in; it is decided and written with the next flush. When the entity's storage
+   * is so far behind that max-pending commands (or max-pending-bytes) already wait, a request is refused at once with
+   * UNAVAILABLE (its sender retries with the same id, after a backoff) and a transfer is dropped
+   * (its sending entity resends it every transfer-retry until acknowledged).
+   */
   public void add(C command) {
-    buffer.add(command);
+    if (!buffer.add(command)) {
+      RouterMetrics.writeRefusedBehind(entity);
+      Request.refuseAll(List.of(command), Request.BEHIND);
+    }
   }
 
   /** True when nothing waits to be written. */

@@ -11,6 +11,9 @@ public interface Request {
   /** Why an entity whose journal failed it, or that stopped, refuses what it had not written. */
   String NOT_WRITTEN = "storage failed before this was written, retry later with the same id";
 
+  /** Why an entity refuses a request when too many of its writes wait for slow storage. */
+  String BEHIND = "storage is behind on this conversation, retry later with the same id";
+
   ActorRef<Reply> replyTo();
 
   /** Answers every request among {@code commands} with UNAVAILABLE; transfers are left to their senders' resends. */

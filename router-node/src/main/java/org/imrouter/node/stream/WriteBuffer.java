@@ -7,31 +7,52 @@ import java.util.List;
  * Commands a batching entity took in but has not written yet. The first one asks for a flush (a
  * message to self); everything that arrives before that flush is handled, or while the previous
  * write is in flight, joins the same batch, up to a count and a size in bytes ({@link Sized}
- * commands; one command is always taken, whatever its size). It also keeps the batch being
- * written until the entity says it is, so that an entity whose write fails can answer everyone
- * still waiting ({@link #unwritten}). Not thread-safe: one entity owns it.
+ * commands; one command is always taken, whatever its size). At most maxPending commands, and
+ * maxPendingBytes of their content, wait beside the batch being written: when storage is slower than the commands come, the excess is
+ * turned away at once ({@link #add} says so) instead of queueing without bound. It also keeps the
+ * batch being written until the entity says it is, so that an entity whose write fails can
+ * answer everyone still waiting ({@link #unwritten}). Not thread-safe: one entity owns it.
  */
 public final class WriteBuffer<C> {
   private final List<C> pending = new ArrayList<>();
   private List<C> writing = List.of();
   private final int maxBatch;
   private final long maxBatchBytes;
+  private final int maxPending;
+  private final long maxPendingBytes;
+  private long pendingBytes;
   private final Runnable requestFlush;
   private boolean flushRequested;
 
-  /** @param requestFlush sends the entity its flush message */
-  public WriteBuffer(int maxBatch, long maxBatchBytes, Runnable requestFlush) {
+  /**
+   * @param maxPending most commands waiting beside the batch being written
+   * @param maxPendingBytes most content they hold (one command always fits an empty buffer)
+   * @param requestFlush sends the entity its flush message
+   */
+  public WriteBuffer(int maxBatch, long maxBatchBytes, int maxPending, long maxPendingBytes, Runnable requestFlush) {
     this.maxBatch = maxBatch;
     this.maxBatchBytes = maxBatchBytes;
+    this.maxPending = maxPending;
+    this.maxPendingBytes = maxPendingBytes;
     this.requestFlush = requestFlush;
   }
 
-  public void add(C command) {
+  /**
+   * Takes a command in; false, and the command not taken, when maxPending commands already wait
+   * or its content would take them past maxPendingBytes.
+   */
+  public boolean add(C command) {
+    long bytes = contentBytes(command);
+    if (pending.size() >= maxPending || !pending.isEmpty() && pendingBytes + bytes > maxPendingBytes) {
+      return false;
+    }
     pending.add(command);
+    pendingBytes += bytes;
     if (!flushRequested) {
       flushRequested = true;
       requestFlush.run();
     }
+    return true;
   }
 
   public boolean isEmpty() {
@@ -47,7 +68,7 @@ public final class WriteBuffer<C> {
     int size = 0;
     long bytes = 0;
     while (size < pending.size() && size < maxBatch) {
-      long next = pending.get(size) instanceof Sized s ? s.contentBytes() : 0;
+      long next = contentBytes(pending.get(size));
       if (size > 0 && bytes + next > maxBatchBytes) {
         break;
       }
@@ -56,6 +77,7 @@ public final class WriteBuffer<C> {
     }
     List<C> batch = new ArrayList<>(pending.subList(0, size));
     pending.subList(0, size).clear();
+    pendingBytes -= bytes;
     writing = batch;
     if (!pending.isEmpty()) {
       flushRequested = true;
@@ -79,9 +101,14 @@ public final class WriteBuffer<C> {
     all.addAll(pending);
     writing = List.of();
     pending.clear();
+    pendingBytes = 0;
     // a flush asked for and not yet handled may never arrive (it can be dropped with the failed
     // entity's messages): the next command must ask again, or nothing would be written any more
     flushRequested = false;
     return all;
+  }
+
+  private static long contentBytes(Object command) {
+    return command instanceof Sized s ? s.contentBytes() : 0;
   }
 }

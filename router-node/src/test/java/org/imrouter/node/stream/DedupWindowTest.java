@@ -71,7 +71,7 @@ class DedupWindowTest {
         .remember("alice", accepted("a1", 1, 5), 5)
         .remember("system:billing", accepted("inv\n1", 2, 6), 6);
     var settings = new org.imrouter.node.config.RouterSettings.EntitySettings(
-        0, PER_SENDER, TOTAL, java.time.Duration.ofMillis(MAX_AGE), 0, 0, null, null, 0, 0, true);
+        0, PER_SENDER, TOTAL, java.time.Duration.ofMillis(MAX_AGE), 0, 0, null, null, 0, 0, 0, 0, true);
     assertEquals(w, DedupWindow.fromSnapshot(w.toSnapshot(), settings, "group:g", ""));
     // a snapshot of an earlier version wrote the inbox owner's keys bare
     var bare = org.imrouter.protocol.persist.Dedup.newBuilder().setKey("c1").setMsgId("m").setSeq(3).setTs(7).build();
