@@ -110,7 +110,8 @@ public record RouterSettings(
       long maxPendingBytes,
       boolean historyBeforeJoin) {}
 
-  public record Session(Duration askTimeout, Duration resendAfter, Duration resendWindow, Duration reregisterDelay, Duration drainTimeout) {}
+  public record Session(
+      Duration askTimeout, Duration resendAfter, Duration resendWindow, Duration reregisterDelay, Duration drainTimeout, int maxUnansweredSends) {}
 
   /** One backend allowed to call the ingress, and the patterns that bound what it may do. */
   public record Backend(String name, String tokenSha256, List<String> mayActAs, List<String> mayRead, List<String> mayManage) {}
@@ -213,7 +214,8 @@ public record RouterSettings(
             session.getDuration("resend-after"),
             session.getDuration("resend-window"),
             session.getDuration("reregister-delay"),
-            session.getDuration("drain-timeout")),
+            session.getDuration("drain-timeout"),
+            session.getInt("max-unanswered-sends")),
         c.getString("history.read-journal"),
         new Cassandra(
             c.getString("cassandra.contact-points").trim(),

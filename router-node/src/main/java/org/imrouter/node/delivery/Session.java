@@ -108,6 +108,9 @@ public final class Session extends AbstractBehavior<Session.Command> {
    */
   private static final int HOLD_ASK_TIMEOUTS = 2;
 
+  static final String TOO_MANY_UNANSWERED =
+      "too many sends on this connection wait for storage, resend this one once earlier ones are accepted";
+
   /** A send held back until the one before it to the same conversation is answered. */
   private record QueuedSend(String ref, Runnable dispatch) {}
 
@@ -187,6 +190,7 @@ public final class Session extends AbstractBehavior<Session.Command> {
   private final Deps deps;
   private final RouterSettings.Limits limits;
   private final Duration askTimeout;
+  private final int maxUnansweredSends;
   private final StorageHealth storage;
   private final Duration resendAfter;
   private final BooleanSupplier resendNow;
@@ -236,6 +240,7 @@ public final class Session extends AbstractBehavior<Session.Command> {
     this.binary = binary;
     this.limits = deps.settings().limits();
     this.askTimeout = deps.settings().session().askTimeout();
+    this.maxUnansweredSends = deps.settings().session().maxUnansweredSends();
     this.storage = StorageHealth.get(ctx.getSystem());
     this.resendAfter = deps.settings().session().resendAfter();
     MajorityFence cluster = MajorityFence.get(getContext().getSystem());
@@ -473,6 +478,12 @@ public final class Session extends AbstractBehavior<Session.Command> {
       hold(conversation, ref); // never written: nothing later may go out before its resend
       return;
     }
+    if (unansweredSends() >= maxUnansweredSends) {
+      // storage is behind this connection's sends: refused before it holds any memory here
+      error(ref, ErrorCode.UNAVAILABLE, TOO_MANY_UNANSWERED);
+      hold(conversation, ref); // nothing later may go out before its resend
+      return;
+    }
     byte[] payload = send.getPayload().toByteArray();
     Runnable dispatch =
         target.get().kind() == Ids.Address.Kind.USER
@@ -487,6 +498,15 @@ public final class Session extends AbstractBehavior<Session.Command> {
       sendsWaiting.put(conversation, new ArrayDeque<>());
       dispatch.run();
     }
+  }
+
+  /** Sends in flight (one per conversation in sendsWaiting) and waiting behind them. */
+  private int unansweredSends() {
+    int n = sendsWaiting.size();
+    for (Deque<QueuedSend> waiting : sendsWaiting.values()) {
+      n += waiting.size();
+    }
+    return n;
   }
 
   /**

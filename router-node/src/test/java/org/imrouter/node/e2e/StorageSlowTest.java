@@ -29,20 +29,26 @@ import org.imrouter.protocol.v1.StreamItem;
 import org.junit.jupiter.api.Test;
 
 /**
- * Cassandra answers slowly (every byte it sends held for a second by a {@link LatencyProxy}: a
+ * Cassandra answers slowly (every byte it sends held for 500 ms by a {@link LatencyProxy}: a
  * saturated disk, long GC pauses) while clients keep sending. A slow store is not an outage:
  * steady sends are accepted later but accepted, with no error and no connection lost, and the
- * node is as fast as before once the store is. A burst beyond what the store can take is pushed
- * back at once: an entity holding router.entity.max-pending commands for its next write refuses
- * the next ones with UNAVAILABLE instead of queueing without bound, and a retry with the same id
- * lands once. Every accepted message is in its streams exactly once, gap-free, in send order.
- * Prints one {@code SLOW-STORAGE} line with the waits of each phase.
+ * node is as fast as before once the store is. What the store cannot take is pushed back at once
+ * instead of queueing without bound (docs/decisions/0018): a burst of posts beyond what one
+ * entity holds for its next write (router.entity.max-pending), and a flood of sends on one
+ * connection beyond what it may have unanswered (router.session.max-unanswered-sends), are
+ * refused UNAVAILABLE; resent with the same ids, they land once, in the order sent. Every
+ * accepted message is in its streams exactly once, gap-free, in send order. Prints one {@code
+ * SLOW-STORAGE} line with the waits of each phase.
  */
 class StorageSlowTest {
   /** Below the journal's request timeout (4 s), so writes are slow, not failed. */
   private static final Duration LATENCY = Duration.ofMillis(500);
   /** Small, so that one burst of posts to one group passes it. */
   private static final int MAX_PENDING = 20;
+  /** Small, so that one client's flood of sends to one conversation passes it. */
+  private static final int MAX_UNANSWERED = 4;
+  /** sends of the flood, back to back, within the client's send burst (100) */
+  private static final int FLOOD = 12;
   /** Each client sends to the next one: every inbox both sends and receives. */
   private static final int CLIENTS = 40;
   /** A run: this many sends to the peer back to back, then both answers awaited. */
@@ -63,14 +69,16 @@ class StorageSlowTest {
   private record Answer(String msgId, long waitNanos, List<Error> errors, long firstErrorNanos) {}
 
   @Test
-  void aSlowStoreDelaysSendsWithoutErrorsAndABurstBeyondItIsRefusedAtOnceThenLandsOnce() throws Exception {
+  void aSlowStoreDelaysSendsWithoutErrorsAndWhatItCannotTakeIsRefusedAtOnceThenLandsOnceInOrder() throws Exception {
     try (LatencyProxy proxy = LatencyProxy.start(EmbeddedCassandra.sharedForTests().contactPoint());
         RouterTestNode node =
             new RouterTestNode(
                 "storage_slow",
                 Map.of(
                     "datastax-java-driver.basic.contact-points", List.of(proxy.address()),
-                    "router.entity.max-pending", MAX_PENDING))) {
+                    "router.entity.max-pending", MAX_PENDING,
+                    "router.session.max-unanswered-sends", MAX_UNANSWERED));
+        WsClient flooder = node.welcomed(FLOODER)) {
       List<WsClient> clients = new ArrayList<>();
       ExecutorService pool = Executors.newFixedThreadPool(CLIENTS);
       try {
@@ -88,14 +96,17 @@ class StorageSlowTest {
         proxy.setLatency(LATENCY);
         List<Answer> slow = phase(pool, clients, sent, "slow");
         Burst burst = burst(pool, clients);
+        Flood flood = flood(flooder, "user:" + user(1));
         proxy.setLatency(Duration.ZERO);
         List<Answer> recovered = phase(pool, clients, sent, "recovered");
 
         System.out.printf(
             "SLOW-STORAGE %d clients, runs of %d; accept wait p50/max: normal %s, storage %d ms slow %s, recovered %s;"
-                + " burst of %d posts to one group: %d refused (%s) within %.2f s at most, all accepted after %.1f s%n",
+                + " burst of %d posts to one group: %d refused (%s) within %.2f s at most, all accepted after %.1f s;"
+                + " flood of %d sends to one conversation: %d refused within %.2f s, the first accepted after %.2f s%n",
             CLIENTS, IN_A_ROW, waits(normal), LATENCY.toMillis(), waits(slow), waits(recovered),
-            CLIENTS, burst.refused(), Request.BEHIND, seconds(burst.slowestRefusalNanos()), seconds(burst.allAcceptedNanos()));
+            CLIENTS, burst.refused(), Request.BEHIND, seconds(burst.slowestRefusalNanos()), seconds(burst.allAcceptedNanos()),
+            FLOOD, flood.refused(), seconds(flood.lastRefusalNanos()), seconds(flood.firstAcceptNanos()));
 
         assertAll(
             () -> assertTrue(slow.stream().allMatch(a -> a.errors().isEmpty()),
@@ -108,7 +119,11 @@ class StorageSlowTest {
             () -> assertTrue(burst.refused() > 0, "the burst passed max-pending, and the excess was refused"),
             () -> assertTrue(burst.slowestRefusalNanos() < ASK_TIMEOUT.toNanos(),
                 "refused at once, not left to time out: " + seconds(burst.slowestRefusalNanos()) + " s"),
-            () -> assertTrue(clients.stream().noneMatch(WsClient::isClosed), "every connection kept"));
+            () -> assertEquals(FLOOD - MAX_UNANSWERED, flood.refused(),
+                "past max-unanswered-sends the flood is refused: the first in its own right, the rest held behind it"),
+            () -> assertTrue(flood.lastRefusalNanos() < flood.firstAcceptNanos(),
+                "refused at once: every refusal arrived before the first send was written through the slow store"),
+            () -> assertTrue(clients.stream().noneMatch(WsClient::isClosed) && !flooder.isClosed(), "every connection kept"));
 
         // every accepted message exactly once, gap-free, in send order: in the sender's inbox
         // and in the recipient's, and every post once in the group
@@ -123,6 +138,7 @@ class StorageSlowTest {
               () -> mine.equals(messagesFrom(readAll(next, "inbox"), from)),
               () -> messagesFrom(readAll(next, "inbox"), from) + " against " + mine);
         }
+        assertEquals(flood.msgIds(), messagesFrom(readAll(flooder, "inbox"), FLOODER), "the flood once each, in the order sent");
         List<StreamItem> group = readAll(clients.get(0), "group:" + GROUP);
         List<String> posts = group.stream().filter(StreamItem::hasMessage).map(it -> it.getMessage().getMsgId()).sorted().toList();
         assertEquals(burst.msgIds().stream().sorted().toList(), posts, "every post once");
@@ -212,6 +228,50 @@ class StorageSlowTest {
       }
     }
     return new Burst(refused, slowestRefusal, allAccepted, ids);
+  }
+
+  private static final String FLOODER = "slow-flood";
+
+  /** msgIds: of the flood's sends in the order they were sent */
+  private record Flood(int refused, long lastRefusalNanos, long firstAcceptNanos, List<String> msgIds) {}
+
+  /**
+   * One client sends FLOOD messages to one conversation back to back, then resends the refused
+   * ones in order, each once the one before is accepted. Its inbox is checked with the others.
+   */
+  private static Flood flood(WsClient c, String to) throws InterruptedException {
+    List<String> ids = new ArrayList<>();
+    for (int i = 0; i < FLOOD; i++) {
+      ids.add("flood-" + i);
+    }
+    long start = System.nanoTime();
+    ids.forEach(id -> sendTo(c, id, to));
+    List<String> refused = new ArrayList<>();
+    Map<String, String> msgIds = new java.util.HashMap<>();
+    long lastRefusal = 0;
+    long firstAccept = Long.MAX_VALUE;
+    java.util.Set<String> flood = new java.util.HashSet<>(ids);
+    // the answers in the order they arrived
+    for (int n = 0; n < FLOOD; n++) {
+      ServerFrame f = c.expect(
+          x -> x.hasAccepted() && flood.contains(x.getAccepted().getClientMsgId()) || x.hasError() && flood.contains(x.getError().getRef()),
+          "an answer to the flood");
+      long at = System.nanoTime() - start;
+      if (f.hasAccepted()) {
+        firstAccept = Math.min(firstAccept, at);
+        msgIds.put(f.getAccepted().getClientMsgId(), f.getAccepted().getMsgId());
+      } else {
+        assertEquals("UNAVAILABLE", f.getError().getCode(), f.getError().getRef() + ": " + f.getError().getMessage());
+        refused.add(f.getError().getRef());
+        lastRefusal = Math.max(lastRefusal, at);
+      }
+    }
+    refused.sort(java.util.Comparator.comparingInt(ids::indexOf));
+    for (String id : refused) {
+      sendTo(c, id, to);
+      msgIds.put(id, awaitAccepted(c, id, to, start).msgId());
+    }
+    return new Flood(refused.size(), lastRefusal, firstAccept, ids.stream().map(msgIds::get).toList());
   }
 
   // ------------------------------------------------------------------ helpers
