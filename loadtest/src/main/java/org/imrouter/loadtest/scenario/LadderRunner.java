@@ -57,8 +57,9 @@ final class LadderRunner implements SessionListener {
   /** Counted under the errors of a step once per resend (not a failure: the send goes on). */
   static final String RESENT = "UNAVAILABLE-resent";
   /**
-   * A send refused UNAVAILABLE goes again after ClientSession.UNAVAILABLE_BACKOFF plus up to as
-   * much at random, until this long after it was due; a refusal after that fails it.
+   * A send refused UNAVAILABLE goes again, in order with the other sends to its conversation
+   * ({@link ResendQueues}), after ClientSession.UNAVAILABLE_BACKOFF plus up to as much at random,
+   * until this long after it was due; a refusal after that fails it.
    */
   static final Duration RESEND_DEADLINE = Duration.ofSeconds(10);
 
@@ -74,6 +75,8 @@ final class LadderRunner implements SessionListener {
         t.setDaemon(true);
         return t;
       });
+  private final ResendQueues<SentMessage> resendQueues =
+      new ResendQueues<>(m -> m.conversation, m -> m.order, this::transmit, this::afterBackoff);
   private final List<StepMeter> meters = new CopyOnWriteArrayList<>();
   private volatile long unsettled;
   private final LongAdder acceptedTotal = new LongAdder();
@@ -162,27 +165,44 @@ final class LadderRunner implements SessionListener {
 
   private void send(StepMeter step, Traffic.Planned planned, long intendedNanos) {
     // prefixed with the target, so two ladders listening to the same sessions never share an id
-    String clientMsgId = target + "-m" + ids.incrementAndGet();
+    long order = ids.incrementAndGet();
+    String clientMsgId = target + "-m" + order;
     ClientFrame frame =
         ClientFrame.newBuilder()
             .setSend(Send.newBuilder().setClientMsgId(clientMsgId).setTo(planned.to()).setText(clientMsgId + " " + padding))
             .build();
-    SentMessage m = new SentMessage(clientMsgId, step, intendedNanos, planned.audience(), planned.sender(), frame);
+    SentMessage m = new SentMessage(clientMsgId, order, step, intendedNanos, planned.audience(), planned.sender(), frame);
     ledger.put(clientMsgId, m);
     checks.loss.sent(clientMsgId, planned.audience().sessionIds());
     step.sent.increment();
-    transmit(m);
+    resendQueues.send(m);
+  }
+
+  /** A resend's pause: as a client does, a backoff with jitter so that refused clients spread out. */
+  private void afterBackoff(Runnable resend) {
+    long backoff = ClientSession.UNAVAILABLE_BACKOFF.toMillis();
+    resends.schedule(resend, backoff + ThreadLocalRandom.current().nextLong(backoff + 1), TimeUnit.MILLISECONDS);
   }
 
   private void transmit(SentMessage m) {
     if (!m.sender.send(m.frame) && m.fail()) {
       m.step.error(CLIENT_SEND_FAILED);
+      // never sent: it no longer holds up its conversation (on another thread, so that a
+      // conversation whose sends all fail is not a recursion of next, transmit, next, …)
+      try {
+        resends.execute(() -> resendQueues.gaveUp(m));
+      } catch (java.util.concurrent.RejectedExecutionException settled) {
+        // the ladder is over: nothing waits any more
+      }
     }
   }
 
   @Override
   public void onAccepted(ClientSession session, Accepted accepted, long nowNanos) {
     SentMessage m = ledger.get(accepted.getClientMsgId());
+    if (m != null) {
+      resendQueues.accepted(m);
+    }
     if (m != null && m.accept()) {
       acceptedTotal.increment();
       m.step.accepted.increment();
@@ -220,12 +240,13 @@ final class LadderRunner implements SessionListener {
       return;
     }
     if (code.equals(ClientSession.UNAVAILABLE) && nowNanos - m.intendedNanos < RESEND_DEADLINE.toNanos()) {
-      // as a client does: the same send again after a pause, until the deadline
+      // as a client does: the same send again after a pause, in order, until the deadline
       m.step.error(RESENT);
-      long backoff = ClientSession.UNAVAILABLE_BACKOFF.toMillis();
-      long pause = backoff + ThreadLocalRandom.current().nextLong(backoff + 1);
-      resends.schedule(() -> transmit(m), pause, TimeUnit.MILLISECONDS);
-    } else if (m.fail()) {
+      resendQueues.refused(m);
+      return;
+    }
+    resendQueues.gaveUp(m);
+    if (m.fail()) {
       m.step.error(code);
     }
   }

@@ -23,13 +23,19 @@ final class SentMessage {
   /** Who sent it and what, for resends after UNAVAILABLE. */
   final ClientSession sender;
   final ClientFrame frame;
+  /** its sender's session and recipient: the sends kept in order with it ({@link ResendQueues}) */
+  final String conversation;
+  /** its place among the load generator's sends */
+  final long order;
   private final AtomicInteger state = new AtomicInteger();
   private final AtomicLongArray delivered;
   private final AtomicInteger deliveries = new AtomicInteger();
   private final AtomicInteger finished = new AtomicInteger();
 
-  SentMessage(String clientMsgId, StepMeter step, long intendedNanos, Audience audience, ClientSession sender, ClientFrame frame) {
+  SentMessage(String clientMsgId, long order, StepMeter step, long intendedNanos, Audience audience, ClientSession sender, ClientFrame frame) {
     this.clientMsgId = clientMsgId;
+    this.order = order;
+    this.conversation = sender.id() + " " + frame.getSend().getTo();
     this.step = step;
     this.intendedNanos = intendedNanos;
     this.audience = audience;
