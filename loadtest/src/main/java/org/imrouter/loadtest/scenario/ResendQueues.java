@@ -19,10 +19,17 @@ import java.util.function.ToLongFunction;
  * @param <M> a send
  */
 final class ResendQueues<M> {
-  /** One conversation's sends waiting, by their order of sending, and whether one is on its way. */
+  /** No send of the queue is on its way. */
+  private static final long NONE = -1;
+
+  /**
+   * One conversation's sends waiting, by their order of sending; the one the queue sent and that
+   * is not answered yet; whether a backoff before the next is pending. At most one of the two.
+   */
   private final class Queue {
     final TreeMap<Long, M> waiting = new TreeMap<>();
-    boolean onItsWay;
+    long onItsWay = NONE;
+    boolean backingOff;
   }
 
   /** How the first waiting send of a conversation goes out again after the backoff. */
@@ -66,13 +73,13 @@ final class ResendQueues<M> {
     synchronized (this) {
       Queue q = queues.computeIfAbsent(conversation, c -> new Queue());
       q.waiting.put(order, m);
-      if (q.waiting.firstKey() == order) {
-        q.onItsWay = false; // the first one came back refused: after the backoff it goes again
+      if (q.onItsWay == order) {
+        q.onItsWay = NONE; // the one the queue sent came back refused
       }
-      if (q.onItsWay) {
-        return;
+      if (q.onItsWay != NONE || q.backingOff) {
+        return; // the queue is already under way: m goes in its turn
       }
-      q.onItsWay = true;
+      q.backingOff = true;
     }
     scheduler.afterBackoff(() -> next(conversation));
   }
@@ -88,14 +95,10 @@ final class ResendQueues<M> {
     long order = orderOf.applyAsLong(m);
     synchronized (this) {
       Queue q = queues.get(conversation);
-      if (q == null || !q.waiting.containsKey(order)) {
-        return;
+      if (q == null || q.waiting.remove(order) == null || q.onItsWay != order) {
+        return; // not the one the queue is waiting on
       }
-      boolean wasFirst = q.waiting.firstKey() == order;
-      q.waiting.remove(order);
-      if (!wasFirst) {
-        return; // the first is still on its way
-      }
+      q.onItsWay = NONE;
     }
     next(conversation);
   }
@@ -111,8 +114,9 @@ final class ResendQueues<M> {
         queues.remove(conversation);
         return;
       }
+      q.backingOff = false;
       first = q.waiting.firstEntry().getValue();
-      q.onItsWay = true;
+      q.onItsWay = orderOf.applyAsLong(first);
     }
     transmit.accept(first);
   }
