@@ -108,7 +108,7 @@ public final class Session extends AbstractBehavior<Session.Command> {
    */
   private static final int HOLD_ASK_TIMEOUTS = 2;
 
-  static final String TOO_MANY_UNANSWERED =
+  private static final String TOO_MANY_UNANSWERED =
       "too many sends on this connection wait for storage, resend this one once earlier ones are accepted";
 
   /** A send held back until the one before it to the same conversation is answered. */

@@ -47,9 +47,10 @@ public final class BatchedWrites<C, S, E> {
 
   /**
    * Takes a command in; it is decided and written with the next flush. When the entity's storage
-   * is so far behind that max-pending commands (or max-pending-bytes) already wait, a request is refused at once with
-   * UNAVAILABLE (its sender retries with the same id, after a backoff) and a transfer is dropped
-   * (its sending entity resends it every transfer-retry until acknowledged).
+   * is so far behind that max-pending commands (or max-pending-bytes of content) already wait, a
+   * request is refused at once with UNAVAILABLE (its sender retries with the same id, after a
+   * backoff) and a transfer is dropped (its sending entity resends it every transfer-retry until
+   * it is acknowledged). Decision 0018.
    */
   public void add(C command) {
     if (!buffer.add(command)) {
