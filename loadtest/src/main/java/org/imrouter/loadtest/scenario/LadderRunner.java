@@ -8,6 +8,7 @@ import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -191,7 +192,7 @@ final class LadderRunner implements SessionListener {
       // conversation whose sends all fail is not a recursion of next, transmit, next, …)
       try {
         resends.execute(() -> resendQueues.gaveUp(m));
-      } catch (java.util.concurrent.RejectedExecutionException settled) {
+      } catch (RejectedExecutionException settled) {
         // the ladder is over: nothing waits any more
       }
     }
@@ -200,10 +201,11 @@ final class LadderRunner implements SessionListener {
   @Override
   public void onAccepted(ClientSession session, Accepted accepted, long nowNanos) {
     SentMessage m = ledger.get(accepted.getClientMsgId());
-    if (m != null) {
-      resendQueues.accepted(m);
+    if (m == null) {
+      return;
     }
-    if (m != null && m.accept()) {
+    resendQueues.accepted(m);
+    if (m.accept()) {
       acceptedTotal.increment();
       m.step.accepted.increment();
       m.step.accept.recordNanos(nowNanos - m.intendedNanos);

@@ -66,7 +66,6 @@ public final class RouterMetrics {
     DELIVERED.increment();
   }
 
-  /** A journal write refused because this node is not on the side of the cluster that survives. */
   /**
    * A command an entity turned away because max-pending commands already waited for its storage
    * (router.entity.max-pending): storage is slower than the traffic to that entity.
@@ -75,6 +74,7 @@ public final class RouterMetrics {
     Kamon.counter("router.writes.behind").withTag("entity", entity).increment();
   }
 
+  /** A journal write refused because this node is not on the side of the cluster that survives. */
   public static void writeFenced() {
     Kamon.counter("router.writes.fenced").withoutTags().increment();
   }

@@ -8,10 +8,11 @@ import java.util.List;
  * message to self); everything that arrives before that flush is handled, or while the previous
  * write is in flight, joins the same batch, up to a count and a size in bytes ({@link Sized}
  * commands; one command is always taken, whatever its size). At most maxPending commands, and
- * maxPendingBytes of their content, wait beside the batch being written: when storage is slower than the commands come, the excess is
- * turned away at once ({@link #add} says so) instead of queueing without bound. It also keeps the
- * batch being written until the entity says it is, so that an entity whose write fails can
- * answer everyone still waiting ({@link #unwritten}). Not thread-safe: one entity owns it.
+ * maxPendingBytes of their content, wait beside the batch being written: when storage is slower
+ * than the commands come, the excess is turned away at once ({@link #add} says so) instead of
+ * queueing without bound. It also keeps the batch being written until the entity says it is, so
+ * that an entity whose write fails can answer everyone still waiting ({@link #unwritten}). Not
+ * thread-safe: one entity owns it.
  */
 public final class WriteBuffer<C> {
   private final List<C> pending = new ArrayList<>();

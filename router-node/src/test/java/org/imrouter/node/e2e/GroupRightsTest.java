@@ -50,9 +50,7 @@ class GroupRightsTest {
                 "router.entity.dedup-per-sender", DEDUP_PER_SENDER,
                 "router.entity.dedup-entries", DEDUP_ENTRIES,
                 "router.limits.sends-per-second", 10 * FLOOD,
-                "router.limits.send-burst", 10 * FLOOD,
-                // the flood goes out back to back, all unanswered at once
-                "router.session.max-unanswered-sends", 10 * FLOOD));
+                "router.limits.send-burst", 10 * FLOOD));
   }
 
   @AfterAll

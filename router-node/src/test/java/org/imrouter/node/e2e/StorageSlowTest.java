@@ -7,8 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -247,10 +251,10 @@ class StorageSlowTest {
     long start = System.nanoTime();
     ids.forEach(id -> sendTo(c, id, to));
     List<String> refused = new ArrayList<>();
-    Map<String, String> msgIds = new java.util.HashMap<>();
+    Map<String, String> msgIds = new HashMap<>();
     long lastRefusal = 0;
     long firstAccept = Long.MAX_VALUE;
-    java.util.Set<String> flood = new java.util.HashSet<>(ids);
+    Set<String> flood = new HashSet<>(ids);
     // the answers in the order they arrived
     for (int n = 0; n < FLOOD; n++) {
       ServerFrame f = c.expect(
@@ -266,7 +270,7 @@ class StorageSlowTest {
         lastRefusal = Math.max(lastRefusal, at);
       }
     }
-    refused.sort(java.util.Comparator.comparingInt(ids::indexOf));
+    refused.sort(Comparator.comparingInt(ids::indexOf));
     for (String id : refused) {
       sendTo(c, id, to);
       msgIds.put(id, awaitAccepted(c, id, to, start).msgId());

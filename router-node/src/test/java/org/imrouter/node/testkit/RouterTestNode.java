@@ -46,7 +46,10 @@ public final class RouterTestNode implements AutoCloseable {
     // a test that brings its own Cassandra names it in the overrides; the others share the build's
     String contactPoint =
         overrides.containsKey(CONTACT_POINTS) ? "unused" : EmbeddedCassandra.sharedForTests().contactPoint();
-    return ConfigFactory.parseMap(overrides)
+    // layered under system properties and over application.conf before anything is resolved, as
+    // ConfigFactory.load() layers them, so that a setting derived from another in application.conf
+    // (router.session.max-unanswered-sends from router.limits.send-burst) follows the test's value
+    return ConfigFactory.load(ConfigFactory.parseMap(overrides)
         .withFallback(
             ConfigFactory.parseString(
                 String.join(
@@ -74,8 +77,7 @@ public final class RouterTestNode implements AutoCloseable {
                     "pekko.persistence.cassandra.journal.keyspace = " + keyspace,
                     "pekko.persistence.cassandra.snapshot.keyspace = " + keyspace + "_snap",
                     "datastax-java-driver.basic.contact-points = [\"" + contactPoint + "\"]")))
-        .withFallback(ConfigFactory.load())
-        .resolve();
+        .withFallback(ConfigFactory.defaultApplication()));
   }
 
   private void start() {
